@@ -1,0 +1,26 @@
+{
+  "targets": [
+    {
+      "target_name": "immortal",
+      "sources": [
+        "native/addon.cc",
+        "native/errors.cc",
+        "native/spawn.cc",
+        "native/user.cc",
+        "native/process.cc",
+        "native/watch.cc",
+        "native/watch_linux.cc",
+        "native/watch_kqueue.cc",
+        "native/watch_poll.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "xcode_settings": {
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "MACOSX_DEPLOYMENT_TARGET": "10.15"
+      }
+    }
+  ]
+}

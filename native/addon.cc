@@ -1,0 +1,25 @@
+// Module entry: registers the process-level functions Node cannot do itself.
+#include "addon.h"
+
+namespace {
+
+Napi::Object InitImmortal(Napi::Env env, Napi::Object exports) {
+  using namespace immortal;
+  exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
+  exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
+  exports.Set("lookupUser", Napi::Function::New(env, LookupUser, "lookupUser"));
+  exports.Set("reap", Napi::Function::New(env, Reap, "reap"));
+  exports.Set("kill", Napi::Function::New(env, Kill, "kill"));
+  exports.Set("killpg", Napi::Function::New(env, KillPg, "killpg"));
+  exports.Set("alive", Napi::Function::New(env, Alive, "alive"));
+  exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
+  exports.Set("setSubreaper", Napi::Function::New(env, SetSubreaper, "setSubreaper"));
+  exports.Set("peerCred", Napi::Function::New(env, PeerCred, "peerCred"));
+  exports.Set("watchModes", Napi::Function::New(env, WatchModes, "watchModes"));
+  InitExitWatch(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(immortal, InitImmortal)

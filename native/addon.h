@@ -1,0 +1,22 @@
+// The functions the addon exports; one file per concern implements them.
+#pragma once
+#include <napi.h>
+
+namespace immortal {
+
+Napi::Value Spawn(const Napi::CallbackInfo& info);      // spawn.cc
+Napi::Value Pipe(const Napi::CallbackInfo& info);       // spawn.cc
+Napi::Value LookupUser(const Napi::CallbackInfo& info); // user.cc
+Napi::Value Reap(const Napi::CallbackInfo& info);       // process.cc
+Napi::Value Kill(const Napi::CallbackInfo& info);       // process.cc
+Napi::Value KillPg(const Napi::CallbackInfo& info);     // process.cc
+Napi::Value Alive(const Napi::CallbackInfo& info);      // process.cc
+Napi::Value Flock(const Napi::CallbackInfo& info);      // process.cc
+Napi::Value SetSubreaper(const Napi::CallbackInfo& info);  // process.cc
+Napi::Value PeerCred(const Napi::CallbackInfo& info);   // process.cc
+Napi::Value WatchExit(const Napi::CallbackInfo& info);  // watch.cc
+Napi::Value WatchModes(const Napi::CallbackInfo& info); // watch.cc
+
+void InitExitWatch(Napi::Env env, Napi::Object exports);  // watch.cc
+
+}  // namespace immortal

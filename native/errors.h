@@ -1,0 +1,14 @@
+// Errors shaped like Node's own: message "CODE: strerror, syscall 'path'",
+// with .code (errno name), .errno (negative, as libuv reports it), .syscall and .path.
+#pragma once
+#include <napi.h>
+#include <string>
+
+namespace immortal {
+
+Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& path = "");
+
+// Our own non-errno conditions (ENOUSER): same shape, no errno.
+Napi::Error CodeError(Napi::Env env, const char* code, const std::string& message);
+
+}  // namespace immortal

@@ -1,0 +1,67 @@
+// Flags and run.yml become one validated Config. Every error names the file and key.
+// (Types fixed first; parsing is filled in below by the config work.)
+
+export interface LogConfig {
+  /** Absolute path of the log file. */
+  file: string;
+  /** Rotate when the file is older than this many seconds; 0 = never by age. */
+  age: number;
+  /** Rotated files kept (app.log.1 … app.log.N); 0 with age/size set means keep 1? see docs. */
+  num: number;
+  /** Rotate when larger than this many MB (fractional allowed); 0 = never by size. */
+  size: number;
+  /** Prefix each line with an RFC 3339 timestamp with milliseconds. */
+  timestamp: boolean;
+}
+
+export interface SocketConfig {
+  /** Mode of immortal.sock; default 0o600. */
+  mode: number;
+  /** Group that owns immortal.sock (name or gid), default the supervisor's. */
+  group?: string;
+}
+
+export interface Config {
+  /** Absolute path of the run.yml it came from, when -c was used. */
+  configFile?: string;
+  /** Service argv: run.yml `cmd` split on whitespace, or the command-line words. */
+  command: string[];
+  /** Absolute, existing directory; undefined = inherit. */
+  cwd?: string;
+  /** run.yml `env`, values as strings. */
+  env: Record<string, string>;
+  /** -e envdir (absolute). */
+  envDir?: string;
+  pid: {
+    /** -f / pid.follow */
+    follow?: string;
+    /** -P / pid.parent: the supervisor's own pid */
+    parent?: string;
+    /** -p / pid.child */
+    child?: string;
+  };
+  log?: LogConfig;
+  stderr?: LogConfig;
+  logger?: string;
+  user?: string;
+  /** Seconds before the first start. */
+  wait: number;
+  /** -1 forever, 0 run once, n → at most n+1 runs. */
+  retries: number;
+  require: string[];
+  requireCmd?: string;
+  postExit?: string;
+  /** Seconds between TERM and KILL on stop (run.yml `stop_timeout`), default 10. */
+  stopTimeout: number;
+  /** Crash-loop backoff cap in seconds (run.yml `backoff.cap`), default 30; 0 disables backoff. */
+  backoffCap: number;
+  /** Seconds of uptime after which the backoff resets (run.yml `backoff.reset`), default 60. */
+  backoffReset: number;
+  socket: SocketConfig;
+  /** Absolute supervise directory (lock, immortal.sock). */
+  superviseDir: string;
+  /** Service name: basename of superviseDir. */
+  name: string;
+  /** -n: stay in the foreground. */
+  foreground: boolean;
+}

@@ -1,0 +1,118 @@
+// `GET /metrics`: Prometheus text exposition format 0.0.4. One renderer for one service
+// (a supervisor's own socket) or many (immortaldir), so both expose identical families.
+// A sample without a meaningful value (no exit yet) is left out rather than faked as 0:
+// Prometheus treats an absent series as "unknown", which is the truth.
+
+import { constants } from 'node:os';
+import type { StatusSnapshot } from '../service';
+
+export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+export interface MetricsSource {
+  /** The `service` label: the supervise directory's basename. */
+  name: string;
+  snapshot: StatusSnapshot;
+}
+
+interface Family {
+  name: string;
+  type: 'counter' | 'gauge';
+  help: string;
+  /** undefined = no sample for this service. */
+  value(snapshot: StatusSnapshot, now: number): number | undefined;
+}
+
+const FAMILIES: readonly Family[] = [
+  {
+    name: 'immortal_starts_total',
+    type: 'counter',
+    help: 'Times the service has been started.',
+    value: (s) => s.count,
+  },
+  {
+    name: 'immortal_up',
+    type: 'gauge',
+    help: '1 while the service (or the pid it follows) is running, else 0.',
+    value: (s) => (s.running ? 1 : 0),
+  },
+  {
+    name: 'immortal_following',
+    type: 'gauge',
+    help: '1 while a followed pid (not the direct child) is supervised, else 0.',
+    value: (s) => (s.fpid ? 1 : 0),
+  },
+  {
+    name: 'immortal_last_exit_code',
+    type: 'gauge',
+    help: 'Exit code of the last exit; 128+N when killed by signal N.',
+    value: (s) => (s.lastExit ? exitCodeOf(s.lastExit.code, s.lastExit.signal) : undefined),
+  },
+  {
+    name: 'immortal_last_exit_timestamp_seconds',
+    type: 'gauge',
+    help: 'Unix time of the last exit.',
+    value: (s) => (s.lastExit ? s.lastExit.at / 1000 : undefined),
+  },
+  {
+    name: 'immortal_uptime_seconds',
+    type: 'gauge',
+    help: 'Seconds since the running process started; 0 while down.',
+    value: (s, now) => (s.running ? Math.max(0, now - s.since) / 1000 : 0),
+  },
+  {
+    name: 'immortal_start_failures_total',
+    type: 'counter',
+    help: 'Starts refused by exec (ENOENT, EACCES...).',
+    value: (s) => s.startFailures,
+  },
+  {
+    name: 'immortal_backoff_seconds',
+    type: 'gauge',
+    help: 'Current crash-loop delay added on top of the 1 s restart rule.',
+    value: (s) => s.backoffMs / 1000,
+  },
+  {
+    name: 'immortal_log_dropped_lines_total',
+    type: 'counter',
+    help: 'Log lines dropped because the log buffer was full.',
+    value: (s) => s.logDroppedLines,
+  },
+];
+
+/** Shell convention, so a dashboard shows one number for both kinds of exit. */
+function exitCodeOf(code: number | null, signal: string | null): number {
+  if (code !== null) return code;
+  const signum = signal ? (constants.signals as Record<string, number>)[signal] : undefined;
+  return signum === undefined ? -1 : 128 + signum;
+}
+
+function escapeLabelValue(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+function formatValue(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Infinity) return '+Inf';
+  if (value === -Infinity) return '-Inf';
+  return String(value);
+}
+
+/** The whole exposition for one or many services; families are grouped as the format requires. */
+export function renderMetrics(sources: readonly MetricsSource[], now: number): string {
+  const lines: string[] = [];
+  for (const family of FAMILIES) {
+    lines.push(`# HELP ${family.name} ${family.help}`);
+    lines.push(`# TYPE ${family.name} ${family.type}`);
+    for (const source of sources) {
+      const value = family.value(source.snapshot, now);
+      if (value === undefined) continue;
+      lines.push(`${family.name}{service="${escapeLabelValue(source.name)}"} ${formatValue(value)}`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Family names, for docs and tests. */
+export function metricNames(): string[] {
+  return FAMILIES.map((family) => family.name);
+}

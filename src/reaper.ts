@@ -1,0 +1,55 @@
+// The one place that calls waitpid. A SIGCHLD watcher (a libuv signal handle, never
+// sigaction) reaps every exited child and hands each status to whoever registered that pid;
+// a pid nobody registered is an orphan adopted as subreaper: reaped and dropped, so no
+// zombie survives. Nothing in a supervisor process may use child_process: its children would
+// be reaped here and libuv would never learn their status.
+
+import { reap, type ExitStatus } from './native';
+
+type ExitHandler = (status: ExitStatus) => void;
+
+const handlers = new Map<number, ExitHandler>();
+let installed = false;
+let orphanCount = 0;
+
+/**
+ * Calls onExit once with the exit status of child pid. Register right after spawn,
+ * in the same tick: the status is only delivered from the event loop.
+ */
+export function onChildExit(pid: number, onExit: ExitHandler): void {
+  install();
+  handlers.set(pid, onExit);
+  // The child may have exited before the handler existed; pick it up on the next turn.
+  setImmediate(reapExited);
+}
+
+/** Stops waiting for pid; its status, when it comes, is treated as an orphan's. */
+export function forgetChild(pid: number): void {
+  handlers.delete(pid);
+}
+
+/** Orphans reaped since start (grandchildren re-parented to us as subreaper). */
+export function orphansReaped(): number {
+  return orphanCount;
+}
+
+function install(): void {
+  if (installed) return;
+  installed = true;
+  process.on('SIGCHLD', reapExited);
+}
+
+/** Reaps until nothing more has exited; signals coalesce, so one SIGCHLD may mean many. */
+export function reapExited(): void {
+  for (;;) {
+    const status = reap(-1);
+    if (status === null) return;
+    const handler = handlers.get(status.pid);
+    if (handler === undefined) {
+      orphanCount++;
+      continue;
+    }
+    handlers.delete(status.pid);
+    handler(status);
+  }
+}

@@ -1,0 +1,64 @@
+// What the control socket, immortalctl and immortaldir may ask of one supervised service.
+// The Supervisor implements it; nothing outside supervisor.ts changes a service's state.
+
+export interface ExitRecord {
+  /** Exit code, or null when killed by a signal. */
+  code: number | null;
+  /** 'SIGTERM' etc., or null. */
+  signal: string | null;
+  /** Date.now() of the exit. */
+  at: number;
+}
+
+export interface StatusSnapshot {
+  /** Supervised pid (the followed pid while following); 0 when none. */
+  pid: number;
+  /** True while a process (child or followed pid) is alive. */
+  running: boolean;
+  /** Date.now() of the last start while running, of the last exit while down; 0 before any start. */
+  since: number;
+  /** The command line joined by spaces. */
+  cmd: string;
+  /** True while a followed pid (not the direct child) is supervised. */
+  fpid: boolean;
+  /** Number of starts. */
+  count: number;
+  /**
+   * Free-text state shown as the JSON `status` key; set only before the first start
+   * ("Starting in 1.5 seconds") or while a start is held back ("backoff 8s", "waiting for require: db").
+   */
+  note?: string;
+  /** 'up' (restart on exit), 'down' (stopped by the operator or retries used up), 'once'. */
+  want: 'up' | 'down' | 'once';
+  lastExit?: ExitRecord;
+  /** Starts refused by spawn (ENOENT, EACCES…), and the last such error. */
+  startFailures: number;
+  lastStartError?: string;
+  /** Current crash-loop delay in ms added on top of the 1 s rule (0 when none). */
+  backoffMs: number;
+  /** Lines dropped by the logger buffer. */
+  logDroppedLines: number;
+}
+
+/** Every method returns '' on success or the error text for `{"Err": …}`. */
+export interface ServiceControl {
+  /** Service name: the supervise directory's basename. */
+  readonly name: string;
+  /** Absolute supervise directory (holds lock and immortal.sock). */
+  readonly superviseDir: string;
+  /** uid allowed to send signals besides root (the supervisor's own uid). */
+  readonly ownerUid: number;
+  snapshot(): StatusSnapshot;
+  /** Start if not running; restart on exit from now on. */
+  up(): string;
+  /** TERM the service (whole group, KILL after the stop timeout); do not restart. */
+  down(): string;
+  /** Start if not running; do not restart after it exits. */
+  once(): string;
+  /** Send a signal ('SIGHUP'…) to the service (the followed pid while following). */
+  signal(sig: string): string;
+  /** TERM the service and exit the supervisor. */
+  halt(): string;
+  /** Exit the supervisor, leaving the service running (refused unless allowed). */
+  exit(): string;
+}
