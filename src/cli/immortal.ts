@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+// immortal: supervise one service. Argument handling only; the work is in ../run.ts.
+
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { ConfigError, configToYaml, loadConfig } from '../config';
+import { detach, takeDaemonNotifier } from '../daemon';
+import { runImmortal } from '../run';
+import { SuperviseDirBusy } from '../supervise-dir';
+import { helpText, parseFlags } from './flags';
+import { guardStdio, supervisorLogger } from './output';
+
+function version(): string {
+  return JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')).version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  guardStdio();
+  const notify = takeDaemonNotifier();
+  const flags = parseFlags(argv);
+  if (flags.version) {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  if (flags.help) {
+    process.stdout.write(helpText());
+    return 0;
+  }
+  const config = loadConfig(flags, process.env, { pid: process.pid, home: homedir(), uid: process.getuid!() });
+  if (flags.check) {
+    process.stdout.write(configToYaml(config));
+    return 0;
+  }
+  if (!config.foreground && notify === undefined) return detach(__filename, argv);
+  try {
+    return await runImmortal(config, { notify, log: supervisorLogger(config.name) });
+  } catch (err) {
+    notify?.(`err ${(err as Error).message}`);
+    throw err;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    const known = err instanceof ConfigError || err instanceof SuperviseDirBusy || 'code' in err;
+    process.stderr.write(`immortal: ${known ? err.message : err.stack}\n`);
+    process.exit(1);
+  },
+);

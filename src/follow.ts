@@ -1,0 +1,78 @@
+// Reading a pidfile we are asked to follow (-f / pid.follow), and deciding whether the pid
+// it names may be supervised. A wrong answer here means signalling or waiting on some
+// unrelated process, so every doubt answers "no": the command is then started again.
+
+import { readFileSync, statSync } from 'node:fs';
+import { alive } from './native';
+import { processArgv, processStartTime, processState } from './proc';
+
+/** Largest pid any kernel hands out (Linux pid_max is at most 2^22). */
+const maxPid = 4194304;
+
+/** The pid in a pidfile, or undefined for missing, empty, partial or garbage content. */
+export function readPidfile(file: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'latin1');
+  } catch {
+    return undefined;
+  }
+  // A half-written "1234\n" read as "12" is caught later: the caller re-reads the file
+  // after arming the exit watch, and a kernel thread or an older process fails the checks.
+  const match = /^\s*(\d{1,7})\s*$/.exec(text);
+  if (!match) return undefined;
+  const pid = Number(match[1]);
+  return pid > 0 && pid <= maxPid ? pid : undefined;
+}
+
+export interface FollowCandidateCheck {
+  /** Our own pid and our direct child's: never followed. */
+  exclude: number[];
+}
+
+/**
+ * The pid the pidfile names, if it may be followed: not pid 1, not us or our child, alive,
+ * not a zombie, and started no later than the pidfile was last written (a pid recycled
+ * after the pidfile was written started after it: that is not the process that wrote it).
+ */
+export function followablePid(file: string, check: FollowCandidateCheck): number | undefined {
+  const pid = readPidfile(file);
+  if (pid === undefined || pid === 1 || check.exclude.includes(pid)) return undefined;
+  if (!alive(pid) || processState(pid) === 'Z') return undefined;
+  // Kernel threads have an empty cmdline; no pidfile of a service names one.
+  if (processState(pid) !== undefined && processArgv(pid) === undefined) return undefined;
+  const started = processStartTime(pid);
+  let written: number;
+  try {
+    written = statSync(file).mtimeMs;
+  } catch {
+    return undefined;
+  }
+  // Start time has 10 ms resolution (clock ticks); allow that much.
+  if (started !== undefined && started > written + 20) return undefined;
+  return pid;
+}
+
+/**
+ * Waits up to graceMs for the pidfile to name a followable pid: a daemon's foreground
+ * process may exit a moment before its child writes the pidfile, and after unicorn's USR2
+ * the file names the old master until the new one rewrites it. Checks every 10 ms,
+ * bounded by graceMs; resolves undefined when nothing followable turned up.
+ */
+export function waitForFollowablePid(
+  file: string,
+  check: FollowCandidateCheck,
+  graceMs: number,
+  isCancelled: () => boolean,
+): Promise<number | undefined> {
+  const deadline = Date.now() + graceMs;
+  return new Promise((resolve) => {
+    const attempt = () => {
+      if (isCancelled()) return resolve(undefined);
+      const pid = followablePid(file, check);
+      if (pid !== undefined || Date.now() >= deadline) return resolve(pid);
+      setTimeout(attempt, 10);
+    };
+    attempt();
+  });
+}

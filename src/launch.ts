@@ -1,0 +1,59 @@
+// Turning a Config into processes: the service itself, and the short helper commands
+// (require_cmd, post_exit) that run with the service's user, cwd and environment.
+// Everything goes through native.spawn so the reaper sees every exit.
+
+import type { Config } from './config';
+import { buildEnvironment } from './environment';
+import { lookupUser, spawn, type ExitStatus, type UserInfo } from './native';
+import { onChildExit } from './reaper';
+
+export interface LaunchContext {
+  config: Config;
+  /** The -u user, resolved once at start-up. */
+  user?: UserInfo;
+  stdoutFd: number;
+  stderrFd: number;
+}
+
+/** Resolves -u; the config layer already refused unknown users and non-root callers. */
+export function resolveUser(config: Config): UserInfo | undefined {
+  return config.user === undefined ? undefined : lookupUser(config.user);
+}
+
+function pathOf(env: string[]): string {
+  const entry = env.find((kv) => kv.startsWith('PATH='));
+  return entry === undefined ? '/usr/local/bin:/usr/bin:/bin' : entry.slice(5);
+}
+
+function spawnWithContext(ctx: LaunchContext, argv: string[]): number {
+  const env = buildEnvironment(ctx.config, process.env, ctx.user);
+  const { pid } = spawn({
+    file: argv[0],
+    argv,
+    env,
+    searchPath: pathOf(env),
+    cwd: ctx.config.cwd,
+    uid: ctx.user?.uid,
+    gid: ctx.user?.gid,
+    groups: ctx.user?.groups,
+    // Own session and process group: stopping the service signals the whole group,
+    // and a terminal's Ctrl-C reaches only the supervisor, which then stops it in order.
+    setsid: true,
+    stdio: [-1, ctx.stdoutFd, ctx.stderrFd],
+  });
+  return pid;
+}
+
+/** Starts the service; throws the spawn error (ENOENT, EACCES, chdir…) synchronously. */
+export function spawnService(ctx: LaunchContext, onExit: (status: ExitStatus) => void): number {
+  const pid = spawnWithContext(ctx, ctx.config.command);
+  onChildExit(pid, onExit);
+  return pid;
+}
+
+/** Runs `sh -c command` like the service would run, resolving with its exit status. */
+export function runShellCommand(ctx: LaunchContext, command: string): { pid: number; done: Promise<ExitStatus> } {
+  const pid = spawnWithContext(ctx, ['/bin/sh', '-c', command]);
+  const done = new Promise<ExitStatus>((resolve) => onChildExit(pid, resolve));
+  return { pid, done };
+}

@@ -1,0 +1,60 @@
+// What /proc says about a pid, for telling a process apart from a recycled pid.
+// Linux only; elsewhere every function answers "unknown" (undefined) and callers fall back
+// to the checks they can still make.
+
+import { readFileSync } from 'node:fs';
+
+/** Fields of /proc/<pid>/stat after the command name (which may itself hold spaces and ')'). */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+let bootTimeMs: number | undefined;
+const clockTicksPerSecond = 100; // USER_HZ: fixed at 100 on every Linux ABI for /proc
+
+function bootTime(): number | undefined {
+  if (bootTimeMs === undefined) {
+    try {
+      const line = readFileSync('/proc/stat', 'latin1').split('\n').find((l) => l.startsWith('btime '));
+      if (line) bootTimeMs = Number(line.slice(6)) * 1000;
+    } catch {
+      return undefined;
+    }
+  }
+  return bootTimeMs;
+}
+
+/** Wall-clock start time of pid in ms (10 ms resolution), or undefined when unknown. */
+export function processStartTime(pid: number): number | undefined {
+  const fields = statFields(pid);
+  const boot = bootTime();
+  if (!fields || boot === undefined) return undefined;
+  // Field 22 of stat (starttime) is index 19 once pid, comm and state are dropped.
+  return boot + (Number(fields[19]) * 1000) / clockTicksPerSecond;
+}
+
+/** Process group of pid, or undefined when unknown. */
+export function processGroup(pid: number): number | undefined {
+  const fields = statFields(pid);
+  return fields ? Number(fields[2]) : undefined;
+}
+
+/** 'Z' for a zombie etc., or undefined when the pid is gone or /proc is absent. */
+export function processState(pid: number): string | undefined {
+  return statFields(pid)?.[0];
+}
+
+/** argv of pid from /proc/<pid>/cmdline, or undefined when unknown. */
+export function processArgv(pid: number): string[] | undefined {
+  try {
+    const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return raw.length === 0 ? undefined : raw.replace(/\0$/, '').split('\0');
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,583 @@
+// One supervised service: the state machine. Every event — a timer, a child's exit, a
+// followed pid's exit, an operator command — lands in one method below that switches on
+// the current state, so "what happens if `down` arrives while stopping?" is one case to read.
+//
+//   waiting  ─start→  running  ─exit→  (follow? running : waiting | down)
+//      │                 │
+//      └──down──→ down ←─┴─down→ stopping ─exit→ down | finished
+//
+// Native callbacks and signals only call these methods; nothing else mutates the state.
+
+import { writeFileSync, renameSync, unlinkSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { Config } from './config';
+import { followablePid, readPidfile, waitForFollowablePid } from './follow';
+import { runShellCommand, spawnService, type LaunchContext } from './launch';
+import type { ServiceOutput } from './log/output';
+import { alive, kill, killpg, signalNumber, watchExit, type ExitStatus, type ExitWatch } from './native';
+import { processArgv, processGroup, processStartTime } from './proc';
+import { forgetChild } from './reaper';
+import type { ExitRecord, ServiceControl, StatusSnapshot } from './service';
+
+export type SupervisorState = 'waiting' | 'running' | 'stopping' | 'down' | 'finished';
+export type FinishReason = 'halt' | 'exit' | 'shutdown' | 'retries' | 'start-error';
+type AfterStop = 'down' | 'restart' | FinishReason;
+
+/** The process the service is right now: our child, a pid we follow, or one we re-adopted. */
+interface Tracked {
+  pid: number;
+  kind: 'child' | 'followed' | 'adopted';
+  watch?: ExitWatch;
+}
+
+export interface SupervisorOptions {
+  config: Config;
+  launch: LaunchContext;
+  output: ServiceOutput;
+  /** uid besides root allowed to signal over the socket. */
+  ownerUid: number;
+  /** `exit` over the socket is allowed: command-line runs, or IMMORTAL_EXIT set. */
+  allowExit: boolean;
+  /** Finish the supervisor once retries are used up (else the service just stays down). */
+  exitWhenRetriesUsed: boolean;
+  /** Names from `require:` that are not up yet (empty: go ahead). */
+  requireCheck?: (names: string[]) => Promise<string[]>;
+  log: (line: string) => void;
+  /** The 1 s rule. Only tests shorten it (IMMORTAL_TEST_RESTART_MS). */
+  minRestartMs?: number;
+}
+
+/** Quick exits restarted by the 1 s rule alone before the exponential backoff begins. */
+const freeQuickRestarts = 3;
+/** How long after the direct child's exit a pidfile may take to name the daemon. */
+const followGraceMs = 1000;
+/** While stopping: how often to look whether the rest of the service's group is gone. */
+const groupCheckIntervalMs = 20;
+
+export class Supervisor implements ServiceControl {
+  readonly name: string;
+  readonly superviseDir: string;
+  readonly ownerUid: number;
+  /** Resolves once the supervisor is done; the caller then tears down socket and lock. */
+  readonly finished: Promise<FinishReason>;
+  /** Settles on the first start: the pid, or the spawn error (daemon mode reports it). */
+  readonly firstStart: Promise<number>;
+
+  private state: SupervisorState = 'waiting';
+  private want: 'up' | 'down' | 'once' = 'up';
+  private proc?: Tracked;
+  private afterStop: AfterStop = 'down';
+  private startTimer?: NodeJS.Timeout;
+  private startDueAt = 0;
+  private killTimer?: NodeJS.Timeout;
+  private killDeadline = 0;
+  private stopGroup = 0;
+  /** Bumped whenever a pending start or follow search must be abandoned. */
+  private generation = 0;
+  private count = 0;
+  private runsSinceUp = 0;
+  private lastAttemptMono = -Infinity;
+  private since = 0;
+  private lastExit?: ExitRecord;
+  private quickExits = 0;
+  private backoffMs = 0;
+  private startFailures = 0;
+  private lastStartError?: string;
+  private note?: string;
+  private postExits = new Set<Promise<unknown>>();
+  private resolveFinished!: (reason: FinishReason) => void;
+  private settleFirstStart!: { resolve: (pid: number) => void; reject: (err: Error) => void; done: boolean };
+  private readonly config: Config;
+  private readonly minRestartMs: number;
+
+  constructor(private readonly opts: SupervisorOptions) {
+    this.config = opts.config;
+    this.name = opts.config.name;
+    this.superviseDir = opts.config.superviseDir;
+    this.ownerUid = opts.ownerUid;
+    this.minRestartMs = opts.minRestartMs ?? 1000;
+    this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
+    this.firstStart = new Promise<number>((resolve, reject) => {
+      this.settleFirstStart = { resolve, reject, done: false };
+    });
+    this.firstStart.catch(() => {}); // observed by the caller that cares; never unhandled
+  }
+
+  /** Picks up a service still running from a previous supervisor, else starts after `wait`. */
+  begin(): void {
+    if (this.resumeExisting()) return;
+    this.scheduleStart(this.config.wait * 1000);
+  }
+
+  // ── operator commands (ServiceControl) ────────────────────────────────────────────────
+
+  up(): string {
+    if (this.state === 'finished') return 'supervisor is exiting';
+    this.want = 'up';
+    this.runsSinceUp = 0;
+    this.quickExits = 0;
+    switch (this.state) {
+      case 'down': this.scheduleStart(0); break;
+      case 'stopping': if (this.afterStop === 'down') this.afterStop = 'restart'; break;
+      case 'waiting': case 'running': break;
+    }
+    return '';
+  }
+
+  once(): string {
+    if (this.state === 'finished') return 'supervisor is exiting';
+    this.want = 'once';
+    this.runsSinceUp = 0;
+    switch (this.state) {
+      case 'down': this.scheduleStart(0); break;
+      case 'stopping': if (this.afterStop === 'down') this.afterStop = 'restart'; break;
+      case 'waiting': case 'running': break;
+    }
+    return '';
+  }
+
+  down(): string {
+    if (this.state === 'finished') return 'supervisor is exiting';
+    this.want = 'down';
+    switch (this.state) {
+      case 'waiting': this.cancelPendingStart(); this.state = 'down'; break;
+      case 'running': this.stop('down'); break;
+      case 'stopping': if (this.afterStop === 'restart') this.afterStop = 'down'; break;
+      case 'down': break;
+    }
+    return '';
+  }
+
+  signal(sig: string): string {
+    if (this.state !== 'running' && this.state !== 'stopping') return 'no running process';
+    try {
+      kill(this.proc!.pid, sig);
+      return '';
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+
+  halt(): string {
+    return this.terminate('halt');
+  }
+
+  /** SIGTERM/SIGINT to the supervisor: stop the service gracefully, then finish. */
+  shutdown(): string {
+    return this.terminate('shutdown');
+  }
+
+  exit(): string {
+    if (!this.opts.allowExit) return 'exit is only allowed for command-line runs or with IMMORTAL_EXIT set';
+    if (this.state === 'finished') return 'supervisor is exiting';
+    // The service keeps running; we only stop listening for it.
+    if (this.proc) {
+      this.proc.watch?.close();
+      forgetChild(this.proc.pid);
+    }
+    this.finish('exit');
+    return '';
+  }
+
+  snapshot(): StatusSnapshot {
+    const running = this.proc !== undefined;
+    return {
+      pid: this.proc?.pid ?? 0,
+      running,
+      since: this.since,
+      cmd: this.config.command.join(' '),
+      fpid: this.proc?.kind === 'followed',
+      count: this.count,
+      note: this.describeWait(),
+      want: this.want,
+      lastExit: this.lastExit,
+      startFailures: this.startFailures,
+      lastStartError: this.lastStartError,
+      backoffMs: this.backoffMs,
+      logDroppedLines: this.opts.output.droppedLines(),
+    };
+  }
+
+  /** Current state, for tests and immortaldir. */
+  get currentState(): SupervisorState {
+    return this.state;
+  }
+
+  // ── events ────────────────────────────────────────────────────────────────────────────
+
+  private onStartDue(): void {
+    this.startTimer = undefined;
+    switch (this.state) {
+      case 'waiting': void this.attemptStart(this.generation); break;
+      default: break; // a command changed course while the timer ran
+    }
+  }
+
+  private onChildExit(status: ExitStatus): void {
+    if (this.proc?.pid !== status.pid) return;
+    this.recordExit(status.code, status.signal);
+    switch (this.state) {
+      case 'stopping': void this.stopFinished(); break;
+      case 'running': this.afterProcessGone(status.pid); break;
+      default: break;
+    }
+  }
+
+  private onWatchedExit(pid: number): void {
+    if (this.proc?.pid !== pid) return;
+    this.recordExit(null, null); // not our child: its status belongs to its parent
+    switch (this.state) {
+      case 'stopping': void this.stopFinished(); break;
+      case 'running': this.afterProcessGone(pid); break;
+      default: break;
+    }
+  }
+
+  private onKillTimeout(): void {
+    this.killTimer = undefined;
+    switch (this.state) {
+      case 'stopping': this.signalService('SIGKILL'); break;
+      default: break;
+    }
+  }
+
+  // ── transitions ───────────────────────────────────────────────────────────────────────
+
+  private scheduleStart(delayMs: number): void {
+    this.state = 'waiting';
+    this.clearStartTimer();
+    this.startDueAt = Date.now() + delayMs;
+    this.startTimer = setTimeout(() => this.onStartDue(), delayMs);
+  }
+
+  private cancelPendingStart(): void {
+    this.clearStartTimer();
+    this.generation++;
+    this.note = undefined;
+  }
+
+  private async attemptStart(generation: number): Promise<void> {
+    if (!(await this.preconditionsMet(generation))) return;
+    if (generation !== this.generation || this.state !== 'waiting') return;
+    this.lastAttemptMono = performance.now();
+    let pid: number;
+    try {
+      pid = spawnService(this.opts.launch, (status) => this.onChildExit(status));
+    } catch (err) {
+      this.startFailed(err as Error);
+      return;
+    }
+    this.count++;
+    this.runsSinceUp++;
+    this.since = Date.now();
+    this.note = undefined;
+    this.proc = { pid, kind: 'child' };
+    this.state = 'running';
+    this.writeChildPidfiles(pid);
+    this.opts.log(`started ${pid}: ${this.config.command.join(' ')}`);
+    this.settleFirst(pid);
+  }
+
+  private settleFirst(pid: number): void {
+    if (this.settleFirstStart.done) return;
+    this.settleFirstStart.done = true;
+    this.settleFirstStart.resolve(pid);
+  }
+
+  /** require: and require_cmd: both hold, or a retry in a second is scheduled. */
+  private async preconditionsMet(generation: number): Promise<boolean> {
+    const retryLater = (note: string) => {
+      if (generation !== this.generation || this.state !== 'waiting') return false;
+      this.note = note;
+      this.scheduleStart(this.minRestartMs);
+      this.settleFirst(0); // the launcher stops waiting: we are up, the service is held back
+      return false;
+    };
+    if (this.config.require.length > 0 && this.opts.requireCheck) {
+      const missing = await this.opts.requireCheck(this.config.require);
+      if (missing.length > 0) return retryLater(`waiting for require: ${missing.join(', ')}`);
+    }
+    if (this.config.requireCmd !== undefined) {
+      let status: ExitStatus;
+      try {
+        status = await runShellCommand(this.opts.launch, this.config.requireCmd).done;
+      } catch (err) {
+        return retryLater(`require_cmd: ${(err as Error).message}`);
+      }
+      if (status.code !== 0) return retryLater(`waiting for require_cmd (exit ${status.code ?? status.signal})`);
+    }
+    return generation === this.generation;
+  }
+
+  private startFailed(err: Error): void {
+    this.startFailures++;
+    this.lastStartError = err.message;
+    if (!this.settleFirstStart.done) {
+      // The first start decides whether `immortal` reports success: fail loudly, start nothing.
+      this.settleFirstStart.done = true;
+      this.settleFirstStart.reject(err);
+      this.finish('start-error');
+      return;
+    }
+    this.opts.log(`start failed: ${err.message}`);
+    this.quickExits++;
+    this.scheduleStart(this.restartDelay());
+  }
+
+  /** The direct child or the followed pid is gone: follow a new pid, restart, or rest. */
+  private afterProcessGone(goneRunPid: number): void {
+    if (this.config.pid.follow === undefined) return this.decideRestart();
+    const generation = ++this.generation;
+    this.state = 'waiting';
+    this.note = `looking for a pid in ${this.config.pid.follow}`;
+    const exclude = [process.pid, goneRunPid];
+    void waitForFollowablePid(this.config.pid.follow, { exclude }, followGraceMs, () => generation !== this.generation)
+      .then((pid) => {
+        if (generation !== this.generation || this.state !== 'waiting') return;
+        this.note = undefined;
+        if (pid !== undefined && this.follow(pid, 'followed')) return;
+        this.decideRestart();
+      });
+  }
+
+  /** Supervises a pid that is not our child. False when it vanished or the pidfile moved on. */
+  private follow(pid: number, kind: 'followed' | 'adopted'): boolean {
+    let watch: ExitWatch;
+    try {
+      watch = watchExit(pid, () => this.onWatchedExit(pid));
+    } catch {
+      return false;
+    }
+    // Armed first, checked second: a pid recycled between our read and the watch is caught here.
+    const stillNamed = kind === 'adopted' || readPidfile(this.config.pid.follow!) === pid;
+    if (!stillNamed || !alive(pid)) {
+      watch.close();
+      return false;
+    }
+    this.proc = { pid, kind, watch };
+    this.state = 'running';
+    this.since = processStartTime(pid) ?? Date.now();
+    this.opts.log(`${kind === 'adopted' ? 'adopted' : 'following'} pid ${pid}`);
+    return true;
+  }
+
+  private decideRestart(): void {
+    this.runPostExit();
+    if (this.want === 'once') this.want = 'down';
+    if (this.want === 'down') {
+      this.state = 'down';
+      return;
+    }
+    if (this.config.retries >= 0 && this.runsSinceUp > this.config.retries) {
+      this.opts.log(`retries used up (${this.config.retries})`);
+      this.want = 'down';
+      this.state = 'down';
+      if (this.opts.exitWhenRetriesUsed) this.finish('retries');
+      return;
+    }
+    this.scheduleStart(this.restartDelay());
+  }
+
+  private stop(then: AfterStop): void {
+    this.state = 'stopping';
+    this.afterStop = then;
+    this.killDeadline = Date.now() + this.config.stopTimeout * 1000;
+    this.stopGroup = this.groupOf(this.proc!);
+    this.signalService('SIGTERM');
+    // A stopped process cannot act on TERM until continued.
+    this.signalService('SIGCONT');
+    this.killTimer = setTimeout(() => this.onKillTimeout(), this.config.stopTimeout * 1000);
+  }
+
+  /** The leader is gone; let the rest of its group finish until the deadline, then KILL it. */
+  private async stopFinished(): Promise<void> {
+    while (this.stopGroup > 1 && groupAlive(this.stopGroup) && Date.now() < this.killDeadline) {
+      await new Promise((resolve) => setTimeout(resolve, groupCheckIntervalMs));
+    }
+    if (this.stopGroup > 1 && groupAlive(this.stopGroup)) killGroup(this.stopGroup, 'SIGKILL');
+    if (this.killTimer) clearTimeout(this.killTimer);
+    this.killTimer = undefined;
+    this.runPostExit();
+    const then = this.afterStop;
+    this.afterStop = 'down';
+    if (then === 'down') this.state = 'down';
+    else if (then === 'restart') this.scheduleStart(this.restartDelay());
+    else this.finish(then);
+  }
+
+  private terminate(reason: FinishReason): string {
+    this.want = 'down';
+    switch (this.state) {
+      case 'running': this.stop(reason); break;
+      case 'stopping': this.afterStop = reason; break;
+      case 'waiting': case 'down': this.cancelPendingStart(); this.finish(reason); break;
+      case 'finished': return 'supervisor is exiting';
+    }
+    return '';
+  }
+
+  private finish(reason: FinishReason): void {
+    this.cancelPendingStart();
+    if (this.killTimer) clearTimeout(this.killTimer);
+    this.state = 'finished';
+    const pending = [...this.postExits];
+    const bound = new Promise((resolve) => setTimeout(resolve, this.config.stopTimeout * 1000).unref());
+    void Promise.race([Promise.allSettled(pending), bound]).then(() => this.resolveFinished(reason));
+  }
+
+  // ── helpers ───────────────────────────────────────────────────────────────────────────
+
+  private recordExit(code: number | null, signal: string | null): void {
+    const ranMs = performance.now() - this.lastAttemptMono;
+    this.quickExits = ranMs < this.config.backoffReset * 1000 ? this.quickExits + 1 : 0;
+    this.lastExit = { code, signal, at: Date.now() };
+    this.since = this.lastExit.at;
+    const pid = this.proc!.pid;
+    this.proc?.watch?.close();
+    this.proc = undefined;
+    this.opts.log(`pid ${pid} exited${signal ? ` on ${signal}` : code === null ? '' : ` with ${code}`}`);
+  }
+
+  /** The 1 s rule, plus the crash-loop backoff once quick exits pile up. */
+  private restartDelay(): number {
+    const excess = this.quickExits - freeQuickRestarts;
+    const cap = this.config.backoffCap * 1000;
+    this.backoffMs = cap <= 0 || excess <= 0 ? 0 : Math.min(cap, 1000 * 2 ** (excess - 1));
+    const ruleMs = Math.max(0, this.lastAttemptMono + this.minRestartMs - performance.now());
+    return ruleMs + this.backoffMs;
+  }
+
+  private describeWait(): string | undefined {
+    if (this.state !== 'waiting') return undefined;
+    if (this.note) return this.note;
+    const remaining = Math.max(0, this.startDueAt - Date.now()) / 1000;
+    if (this.count === 0 && this.startTimer) return `Starting in ${remaining.toFixed(1)} seconds`;
+    if (this.backoffMs > 0) return `backoff ${Math.round(this.backoffMs / 1000)}s`;
+    return undefined;
+  }
+
+  private runPostExit(): void {
+    if (this.config.postExit === undefined) return;
+    const code = this.lastExit?.code ?? (this.lastExit?.signal ? 128 + signalNumber(this.lastExit.signal) : 0);
+    try {
+      const run = runShellCommand(this.opts.launch, `${this.config.postExit} ${code}`).done;
+      this.postExits.add(run);
+      void run.then(() => this.postExits.delete(run));
+    } catch (err) {
+      this.opts.log(`post_exit failed: ${(err as Error).message}`);
+    }
+  }
+
+  private groupOf(proc: Tracked): number {
+    if (proc.kind === 'child') return proc.pid; // setsid made it a group leader
+    const pgid = processGroup(proc.pid);
+    // Never our own group: signalling it would hit the supervisor.
+    return pgid !== undefined && pgid > 1 && pgid !== processGroup(process.pid) ? pgid : 0;
+  }
+
+  /** TERM/KILL/CONT to the whole group when we know it, else to the pid alone. */
+  private signalService(sig: string): void {
+    if (this.stopGroup > 1 && killGroup(this.stopGroup, sig)) return;
+    if (this.proc) {
+      try {
+        kill(this.proc.pid, sig);
+      } catch {
+        // already gone: its exit event is on its way
+      }
+    }
+  }
+
+  private writeChildPidfiles(pid: number): void {
+    const files = [path.join(this.superviseDir, 'child.pid')];
+    if (this.config.pid.child) files.push(this.config.pid.child);
+    for (const file of files) {
+      try {
+        writePidfileAtomically(file, pid);
+      } catch (err) {
+        this.opts.log(`cannot write ${file}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /**
+   * After a supervisor was killed (-9) and started again: follow the pid the follow pidfile
+   * names, or re-adopt the child the last supervisor started, instead of starting a duplicate.
+   */
+  private resumeExisting(): boolean {
+    if (this.config.pid.follow !== undefined) {
+      const pid = followablePid(this.config.pid.follow, { exclude: [process.pid] });
+      if (pid !== undefined && this.follow(pid, 'followed')) {
+        this.count = 1;
+        this.settleFirst(pid);
+        return true;
+      }
+    }
+    const pid = adoptablePid(path.join(this.superviseDir, 'child.pid'), this.config.command);
+    if (pid !== undefined && this.follow(pid, 'adopted')) {
+      this.count = 1;
+      this.runsSinceUp = 1;
+      this.lastAttemptMono = performance.now();
+      this.settleFirst(pid);
+      return true;
+    }
+    return false;
+  }
+
+  private clearStartTimer(): void {
+    if (this.startTimer) clearTimeout(this.startTimer);
+    this.startTimer = undefined;
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    killpg(pgid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function killGroup(pgid: number, sig: string): boolean {
+  try {
+    killpg(pgid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Written to a temp name and renamed: a reader never sees half a pidfile. */
+export function writePidfileAtomically(file: string, pid: number): void {
+  const temp = `${file}.new`;
+  writeFileSync(temp, `${pid}\n`);
+  renameSync(temp, file);
+}
+
+export function removePidfileIfOurs(file: string, pid: number): void {
+  try {
+    if (readPidfile(file) === pid) unlinkSync(file);
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * The pid in our child.pid when it is still the same service: alive, same argv, and started
+ * just before the pidfile was written (we write it within milliseconds of the fork).
+ */
+function adoptablePid(file: string, command: string[]): number | undefined {
+  const pid = readPidfile(file);
+  if (pid === undefined || pid === process.pid || !alive(pid)) return undefined;
+  const argv = processArgv(pid);
+  if (!argv || argv.join('\0') !== command.join('\0')) return undefined;
+  const started = processStartTime(pid);
+  let written: number;
+  try {
+    written = statSync(file).mtimeMs;
+  } catch {
+    return undefined;
+  }
+  if (started === undefined || started > written + 20 || written - started > 5000) return undefined;
+  return pid;
+}
