@@ -11,6 +11,18 @@ type ExitHandler = (status: ExitStatus) => void;
 const handlers = new Map<number, ExitHandler>();
 let installed = false;
 let orphanCount = 0;
+// Node unrefs signal listeners: while a registered child runs, this keeps the loop alive,
+// or a process with nothing else to wait on would exit before its child's status arrives.
+let keepAlive: NodeJS.Timeout | undefined;
+
+function updateKeepAlive(): void {
+  if (handlers.size > 0 && keepAlive === undefined) {
+    keepAlive = setInterval(() => {}, 2 ** 31 - 1);
+  } else if (handlers.size === 0 && keepAlive !== undefined) {
+    clearInterval(keepAlive);
+    keepAlive = undefined;
+  }
+}
 
 /**
  * Calls onExit once with the exit status of child pid. Register right after spawn,
@@ -19,6 +31,7 @@ let orphanCount = 0;
 export function onChildExit(pid: number, onExit: ExitHandler): void {
   install();
   handlers.set(pid, onExit);
+  updateKeepAlive();
   // The child may have exited before the handler existed; pick it up on the next turn.
   setImmediate(reapExited);
 }
@@ -26,6 +39,7 @@ export function onChildExit(pid: number, onExit: ExitHandler): void {
 /** Stops waiting for pid; its status, when it comes, is treated as an orphan's. */
 export function forgetChild(pid: number): void {
   handlers.delete(pid);
+  updateKeepAlive();
 }
 
 /** Orphans reaped since start (grandchildren re-parented to us as subreaper). */
@@ -50,6 +64,7 @@ export function reapExited(): void {
       continue;
     }
     handlers.delete(status.pid);
+    updateKeepAlive();
     handler(status);
   }
 }
