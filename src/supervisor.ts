@@ -43,6 +43,8 @@ export interface SupervisorOptions {
   /** Names from `require:` that are not up yet (empty: go ahead). */
   requireCheck?: (names: string[]) => Promise<string[]>;
   log: (line: string) => void;
+  /** Finish when the very first start fails (default); immortaldir keeps retrying instead. */
+  failFirstStart?: boolean;
   /** The 1 s rule. Only tests shorten it (IMMORTAL_TEST_RESTART_MS). */
   minRestartMs?: number;
 }
@@ -169,11 +171,16 @@ export class Supervisor implements ServiceControl {
 
   exit(): string {
     if (!this.opts.allowExit) return 'exit is only allowed for command-line runs or with IMMORTAL_EXIT set';
+    return this.abandon();
+  }
+
+  /** Finish while leaving the service running (exit; immortaldir on a removed followed service). */
+  abandon(): string {
     if (this.state === 'finished') return 'supervisor is exiting';
-    // The service keeps running; we only stop listening for it.
     if (this.proc) {
       this.proc.watch?.close();
       forgetChild(this.proc.pid);
+      this.proc = undefined;
     }
     this.finish('exit');
     return '';
@@ -313,11 +320,13 @@ export class Supervisor implements ServiceControl {
     this.startFailures++;
     this.lastStartError = err.message;
     if (!this.settleFirstStart.done) {
-      // The first start decides whether `immortal` reports success: fail loudly, start nothing.
       this.settleFirstStart.done = true;
       this.settleFirstStart.reject(err);
-      this.finish('start-error');
-      return;
+      // `immortal` reports a failed first start and exits: fail loudly, leave nothing behind.
+      if (this.opts.failFirstStart ?? true) {
+        this.finish('start-error');
+        return;
+      }
     }
     this.opts.log(`start failed: ${err.message}`);
     this.quickExits++;

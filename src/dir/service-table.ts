@@ -1,0 +1,198 @@
+// immortaldir's services: one Supervisor per *.yml, all in this process. Each entry moves
+// toward what its file says (desired) one step at a time through its own queue, so a slow
+// stop of one service (stop_timeout) never holds up the others.
+
+import type { Config } from '../config';
+import { ConfigError, loadConfig } from '../config';
+import { defaultFlags } from '../cli/flags';
+import { openServiceRuntime, type ServiceRuntime } from '../service-runtime';
+import type { FinishReason } from '../supervisor';
+import { requireErrors, stopWaves, type RequireGraph } from './require-graph';
+import type { ServiceFile } from './scan';
+
+interface Desired {
+  file: ServiceFile;
+  config?: Config;
+  /** Why this file cannot run: bad YAML, unknown require… (logged once per content). */
+  error?: string;
+}
+
+interface Entry {
+  name: string;
+  desired?: Desired;
+  runtime?: ServiceRuntime;
+  /** Hash of the file the running runtime was made from. */
+  runningHash?: string;
+  /** Last error logged, so an unchanged bad file is not logged on every scan. */
+  loggedError?: string;
+  queue: Promise<void>;
+}
+
+export interface ServiceTableOptions {
+  log: (service: string, line: string) => void;
+  home: string;
+}
+
+type StopHow = 'halt' | 'abandon' | 'shutdown';
+
+export class ServiceTable {
+  private readonly entries = new Map<string, Entry>();
+  private closing = false;
+
+  constructor(private readonly opts: ServiceTableOptions) {}
+
+  /** Brings every service in line with the files found by a scan. */
+  reconcile(files: Map<string, ServiceFile>): void {
+    if (this.closing) return;
+    const desired = this.loadDesired(files);
+    for (const name of new Set([...this.entries.keys(), ...desired.keys()])) {
+      const entry = this.entryFor(name);
+      const next = desired.get(name);
+      const changed = next?.file.hash !== entry.desired?.file.hash || next?.error !== entry.desired?.error;
+      entry.desired = next;
+      if (changed || (next && !next.error && !entry.runtime)) this.enqueue(entry, () => this.converge(entry));
+    }
+  }
+
+  /** `require:` inside the directory: the names whose service is not running yet. */
+  missingRequired = async (names: string[]): Promise<string[]> =>
+    names.filter((name) => !this.entries.get(name)?.runtime?.supervisor.snapshot().running);
+
+  /** Stops every service, dependents before what they require; resolves when all are gone. */
+  async shutdown(): Promise<void> {
+    this.closing = true;
+    const graph: RequireGraph = new Map();
+    for (const entry of this.entries.values()) {
+      graph.set(entry.name, (entry.desired?.config?.require ?? []).filter((r) => this.entries.has(r)));
+      entry.desired = undefined;
+    }
+    for (const wave of stopWaves(graph)) {
+      await Promise.all(wave.map((name) => {
+        const entry = this.entries.get(name)!;
+        return this.enqueue(entry, () => this.stopRuntime(entry, 'shutdown'));
+      }));
+    }
+  }
+
+  /** Names and runtimes, for listing and metrics. */
+  runtimes(): Array<{ name: string; runtime: ServiceRuntime }> {
+    return [...this.entries.values()]
+      .filter((e) => e.runtime)
+      .map((e) => ({ name: e.name, runtime: e.runtime! }));
+  }
+
+  // ── one entry ─────────────────────────────────────────────────────────────────────────
+
+  private async converge(entry: Entry): Promise<void> {
+    const desired = entry.desired;
+    // A changed file that no longer loads leaves the running service alone, like a failed
+    // `nginx -t`: the error is logged and the old config keeps serving.
+    if (entry.runtime && (!desired || (!desired.error && desired.file.hash !== entry.runningHash))) {
+      // A removed service whose pid we only follow keeps running: it was never ours to stop.
+      const following = entry.runtime.supervisor.snapshot().fpid;
+      await this.stopRuntime(entry, !desired && following ? 'abandon' : 'halt');
+    }
+    if (!desired) {
+      if (!entry.runtime) this.entries.delete(entry.name);
+      return;
+    }
+    if (desired.error) return this.logErrorOnce(entry, desired.error);
+    if (entry.runtime || this.closing) return;
+    await this.startRuntime(entry, desired);
+  }
+
+  private async startRuntime(entry: Entry, desired: Desired): Promise<void> {
+    const log = (line: string) => this.opts.log(entry.name, line);
+    let runtime: ServiceRuntime;
+    try {
+      runtime = await openServiceRuntime(desired.config!, {
+        log,
+        allowExit: process.env.IMMORTAL_EXIT !== undefined,
+        exitWhenRetriesUsed: false,
+        failFirstStart: false,
+        requireCheck: this.missingRequired,
+      });
+    } catch (err) {
+      // A held lock or an unopenable log: try again on the next scan.
+      entry.desired = undefined;
+      return this.logErrorOnce(entry, (err as Error).message);
+    }
+    entry.loggedError = undefined;
+    entry.runtime = runtime;
+    entry.runningHash = desired.file.hash;
+    runtime.supervisor.begin();
+    void runtime.supervisor.finished.then((reason) => this.onFinished(entry, runtime, reason));
+  }
+
+  /** The supervisor ended by itself (halt or exit over its socket): start it again. */
+  private onFinished(entry: Entry, runtime: ServiceRuntime, reason: FinishReason): void {
+    if (entry.runtime !== runtime) return; // we stopped it ourselves
+    entry.runtime = undefined;
+    this.opts.log(entry.name, `supervisor finished (${reason}); starting it again`);
+    this.enqueue(entry, async () => {
+      await runtime.close();
+      await this.converge(entry);
+    });
+  }
+
+  private async stopRuntime(entry: Entry, how: StopHow): Promise<void> {
+    const runtime = entry.runtime;
+    if (!runtime) return;
+    entry.runtime = undefined;
+    entry.runningHash = undefined;
+    if (how === 'abandon') runtime.supervisor.abandon();
+    else if (how === 'halt') runtime.supervisor.halt();
+    else runtime.supervisor.shutdown();
+    await runtime.supervisor.finished;
+    await runtime.close();
+  }
+
+  // ── helpers ───────────────────────────────────────────────────────────────────────────
+
+  private loadDesired(files: Map<string, ServiceFile>): Map<string, Desired> {
+    const desired = new Map<string, Desired>();
+    for (const [name, file] of files) {
+      const known = this.entries.get(name)?.desired;
+      // Unchanged content: keep the parsed config (and its error) instead of re-reading.
+      if (known && known.file.hash === file.hash && known.error?.startsWith('require:') !== true) {
+        desired.set(name, known);
+        continue;
+      }
+      desired.set(name, this.load(name, file));
+    }
+    const graph: RequireGraph = new Map();
+    for (const [name, d] of desired) if (d.config) graph.set(name, d.config.require);
+    for (const [name, error] of requireErrors(graph)) desired.set(name, { ...desired.get(name)!, error });
+    return desired;
+  }
+
+  private load(name: string, file: ServiceFile): Desired {
+    try {
+      const flags = { ...defaultFlags(), config: file.file, ctl: name, foreground: true };
+      return { file, config: loadConfig(flags, process.env, { pid: process.pid, home: this.opts.home, uid: process.getuid!() }) };
+    } catch (err) {
+      const message = err instanceof ConfigError ? err.message : `${file.file}: ${(err as Error).message}`;
+      return { file, error: message };
+    }
+  }
+
+  private logErrorOnce(entry: Entry, error: string): void {
+    if (entry.loggedError === error) return;
+    entry.loggedError = error;
+    this.opts.log(entry.name, `not started: ${error}`);
+  }
+
+  private entryFor(name: string): Entry {
+    let entry = this.entries.get(name);
+    if (!entry) {
+      entry = { name, queue: Promise.resolve() };
+      this.entries.set(name, entry);
+    }
+    return entry;
+  }
+
+  private enqueue(entry: Entry, step: () => Promise<void>): Promise<void> {
+    entry.queue = entry.queue.then(step).catch((err: Error) => this.opts.log(entry.name, `error: ${err.message}`));
+    return entry.queue;
+  }
+}
