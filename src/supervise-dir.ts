@@ -8,7 +8,10 @@ import { flock } from './native';
 export interface SuperviseDir {
   readonly dir: string;
   readonly socketPath: string;
-  /** Removes lock, child.pid and (if then empty) the directory; call on clean exit only. */
+  /**
+   * Removes the lock and, if then empty, the directory; call on clean exit only. child.pid
+   * stays when the service was left running (exit), so the next supervisor re-adopts it.
+   */
   release(): void;
 }
 
@@ -22,12 +25,10 @@ export function acquireSuperviseDir(dir: string): SuperviseDir {
     dir,
     socketPath: path.join(dir, 'immortal.sock'),
     release() {
-      for (const name of ['lock', 'child.pid']) {
-        try {
-          unlinkSync(path.join(dir, name));
-        } catch {
-          // not there
-        }
+      try {
+        unlinkSync(path.join(dir, 'lock'));
+      } catch {
+        // not there
       }
       closeSync(fd);
       try {

@@ -441,9 +441,11 @@ export class Supervisor implements ServiceControl {
     this.quickExits = ranMs < this.config.backoffReset * 1000 ? this.quickExits + 1 : 0;
     this.lastExit = { code, signal, at: Date.now() };
     this.since = this.lastExit.at;
-    const pid = this.proc!.pid;
+    const { pid, kind } = this.proc!;
     this.proc?.watch?.close();
     this.proc = undefined;
+    // child.pid names a live service and nothing else: it is what re-adoption trusts.
+    if (kind !== 'followed') removePidfileIfOurs(path.join(this.superviseDir, 'child.pid'), pid);
     this.opts.log(`pid ${pid} exited${signal ? ` on ${signal}` : code === null ? '' : ` with ${code}`}`);
   }
 

@@ -33,12 +33,23 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (!config.foreground && notify === undefined) return detach(__filename, argv);
+  keepSupervisingOnInternalErrors(supervisorLogger(config.name));
   try {
     return await runImmortal(config, { notify, log: supervisorLogger(config.name) });
   } catch (err) {
     notify?.(`err ${(err as Error).message}`);
     throw err;
   }
+}
+
+/**
+ * A bug in our own code must not leave the service unsupervised: the error is logged and
+ * the event loop goes on (the state machine's transitions are each complete before any
+ * callback runs, so a throw inside one event leaves the others intact).
+ */
+function keepSupervisingOnInternalErrors(log: (line: string) => void): void {
+  process.on('uncaughtException', (err) => log(`internal error, still supervising: ${err.stack ?? err}`));
+  process.on('unhandledRejection', (err) => log(`internal error, still supervising: ${(err as Error)?.stack ?? err}`));
 }
 
 main(process.argv.slice(2)).then(
