@@ -1,0 +1,283 @@
+#!/usr/bin/env node
+// immortalctl: status and control of every supervisor found under ~/.immortal and
+// $IMMORTAL_SDIR. Arguments are parsed by hand because the original's single-dash,
+// multi-letter flags (-in, -ou) cannot be expressed with a getopt-style parser.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { closeClients, ControlError, getStatus, sendSignal, type StatusResponse } from '../control/client';
+import { discoverServices, superviseRoots, type DiscoveredService } from '../control/discover';
+
+// ---- actions -----------------------------------------------------------------------------
+
+interface Action {
+  /** What the user typed: `status`, `stop`, `-k`… */
+  word: string;
+  /** Name sent to /signal/<name>; undefined for status. */
+  socketSignal?: string;
+  description: string;
+  /** Ends the supervisor: read its status before, it may not answer after. */
+  endsSupervisor?: boolean;
+}
+
+// The socket names sent are the ones the Go immortalctl sends (stop → down, -k → KILL…).
+const WORD_ACTIONS: readonly Action[] = [
+  { word: 'status', description: 'Print the status of the service, or of all services without a name.' },
+  { word: 'start', socketSignal: 'start', description: 'Start the service; restart it whenever it exits.' },
+  { word: 'stop', socketSignal: 'down', description: 'Stop the service (TERM); do not restart it.' },
+  { word: 'once', socketSignal: 'once', description: 'Start the service if not running; do not restart it after it exits.' },
+  { word: 'halt', socketSignal: 'halt', description: 'Stop the service (TERM) and exit its supervisor (immortaldir starts it again).', endsSupervisor: true },
+  { word: 'restart', socketSignal: 'restart', description: 'Same as halt.', endsSupervisor: true },
+  { word: 'exit', socketSignal: 'exit', description: 'Exit only the supervisor, leaving the service running.', endsSupervisor: true },
+];
+
+const FLAG_ACTIONS: readonly Action[] = [
+  ['1', 'USR1'], ['2', 'USR2'], ['a', 'ALRM'], ['c', 'CONT'], ['h', 'HUP'], ['i', 'INT'], ['in', 'TTIN'],
+  ['k', 'KILL'], ['ou', 'TTOU'], ['q', 'QUIT'], ['s', 'STOP'], ['t', 'TERM'], ['w', 'WINCH'],
+].map(([flag, signal]) => ({ word: `-${flag}`, socketSignal: signal, description: `Send SIG${signal} to the service.` }));
+
+const STATUS_ACTION = WORD_ACTIONS[0];
+
+// ---- arguments ---------------------------------------------------------------------------
+
+export type Invocation =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'run'; action: Action; target?: string; json: boolean };
+
+export class UsageError extends Error {}
+
+/** Go's flag package accepts -name and --name alike; so do we. */
+function flagName(arg: string): string | undefined {
+  if (!arg.startsWith('-') || arg === '-' || arg === '--') return undefined;
+  return arg.replace(/^--?/, '');
+}
+
+export function parseArguments(args: readonly string[]): Invocation {
+  let action: Action | undefined;
+  let target: string | undefined;
+  let json = false;
+  const chooseAction = (next: Action) => {
+    if (action) throw new UsageError(`only one action at a time: ${action.word} and ${next.word}`);
+    action = next;
+  };
+  for (const arg of args) {
+    const flag = flagName(arg);
+    if (flag === 'help') return { kind: 'help' };
+    if (flag === 'v' || flag === 'version') return { kind: 'version' };
+    if (flag === 'json') {
+      json = true;
+    } else if (flag !== undefined) {
+      const signalAction = FLAG_ACTIONS.find((candidate) => candidate.word === `-${flag}`);
+      if (!signalAction) throw new UsageError(`unknown option ${arg}`);
+      chooseAction(signalAction);
+    } else if (action === undefined && target === undefined) {
+      const wordAction = WORD_ACTIONS.find((candidate) => candidate.word === arg);
+      if (!wordAction) throw new UsageError(`unknown action "${arg}"`);
+      chooseAction(wordAction);
+    } else if (target === undefined) {
+      target = arg;
+    } else {
+      throw new UsageError(`unexpected argument "${arg}"`);
+    }
+  }
+  const chosen = action ?? STATUS_ACTION;
+  if (chosen.socketSignal !== undefined && target === undefined) {
+    throw new UsageError(`${chosen.word} needs a service name (or "*" for all)`);
+  }
+  return { kind: 'run', action: chosen, target, json };
+}
+
+export function helpText(program = 'immortalctl'): string {
+  const line = (word: string, description: string) => `    ${word.padEnd(10)}${description}`;
+  return [
+    `usage: ${program} [--json] [action | signal] [service | "*"]`,
+    '',
+    `With no arguments, print the status of every service found in ~/.immortal and $IMMORTAL_SDIR`,
+    '(default /var/run/immortal).',
+    '',
+    '  Actions:',
+    ...WORD_ACTIONS.map((action) => line(action.word, action.description)),
+    '',
+    '  Signals:',
+    ...FLAG_ACTIONS.map((action) => line(action.word, action.description)),
+    '',
+    '  Options:',
+    line('--json', 'Print the result as one JSON array instead of a table.'),
+    line('-v', 'Print the version.'),
+    line('--help', 'Print this help.'),
+    '',
+  ].join('\n');
+}
+
+// ---- running an action -----------------------------------------------------------------
+
+export interface ServiceRow {
+  service: DiscoveredService;
+  status?: StatusResponse;
+  /** Why the supervisor could not be reached (stale socket…). */
+  error?: string;
+  /** The supervisor's answer to the action, when it refused it. */
+  actionError?: string;
+}
+
+function describeError(err: unknown): string {
+  if (!(err instanceof ControlError)) return (err as Error).message;
+  switch (err.kind) {
+    case 'stale':
+      return 'stale socket (connection refused)';
+    case 'missing':
+      return 'socket disappeared';
+    case 'timeout':
+      return 'no answer (timeout)';
+    case 'denied':
+      return 'permission denied on socket';
+    default:
+      return err.message;
+  }
+}
+
+async function statusRow(service: DiscoveredService, row: ServiceRow = { service }): Promise<ServiceRow> {
+  try {
+    row.status = await getStatus(service.socketPath);
+  } catch (err) {
+    row.error = describeError(err);
+  }
+  return row;
+}
+
+async function applyAction(service: DiscoveredService, action: Action): Promise<ServiceRow> {
+  if (action.socketSignal === undefined) return statusRow(service);
+  const row: ServiceRow = { service };
+  if (action.endsSupervisor) {
+    await statusRow(service, row);
+    if (row.error) return row;
+  }
+  try {
+    const reply = await sendSignal(service.socketPath, action.socketSignal);
+    if (reply.Err) row.actionError = reply.Err;
+  } catch (err) {
+    row.error = describeError(err);
+    return row;
+  }
+  return action.endsSupervisor ? row : statusRow(service, row);
+}
+
+function selectServices(services: DiscoveredService[], target: string | undefined): DiscoveredService[] {
+  if (target === undefined || target === '*') return services;
+  return services.filter((service) => service.name === target);
+}
+
+// ---- output ------------------------------------------------------------------------------
+
+const ANSI = { red: '\x1b[0;31m', green: '\x1b[0;32m', yellow: '\x1b[0;33m', reset: '\x1b[0;00m' };
+type Colour = keyof Omit<typeof ANSI, 'reset'>;
+
+/** NO_COLOR (any non-empty value) wins; FORCE_COLOR forces colour without a TTY. */
+export function colourWanted(env: NodeJS.ProcessEnv, isTTY: boolean): boolean {
+  if (env.NO_COLOR) return false;
+  if (env.FORCE_COLOR && env.FORCE_COLOR !== '0') return true;
+  return isTTY;
+}
+
+/** Like the original, the state colours the Name: green up, red down, yellow following. */
+function nameColour(row: ServiceRow): Colour {
+  if (!row.status) return 'red';
+  if (row.status.fpid) return 'yellow';
+  if (row.status.down !== undefined) return 'red';
+  return 'green';
+}
+
+export function renderTable(rows: readonly ServiceRow[], colour: boolean): string {
+  const paint = (text: string, which: Colour) => (colour ? `${ANSI[which]}${text}${ANSI.reset}` : text);
+  const pidText = (row: ServiceRow) => (row.status && row.status.pid > 0 ? String(row.status.pid) : '');
+  const widest = (min: number, texts: string[]) => Math.max(min, ...texts.map((text) => text.length));
+  const pidWidth = widest(3, rows.map(pidText));
+  const upWidth = widest(2, rows.map((row) => row.status?.up ?? ''));
+  const downWidth = widest(4, rows.map((row) => row.status?.down ?? ''));
+  const nameWidth = widest(4, rows.map((row) => row.service.name));
+  const line = (pid: string, up: string, down: string, name: string, cmd: string) =>
+    `${pid.padStart(pidWidth)}   ${up.padStart(upWidth)}   ${down.padStart(downWidth)}   ${name}   ${cmd}`;
+
+  const lines = [line('PID', 'Up', 'Down', 'Name'.padEnd(nameWidth), 'CMD')];
+  for (const row of rows) {
+    const name = paint(row.service.name.padEnd(nameWidth), nameColour(row));
+    const { status } = row;
+    let cmd: string;
+    if (!status) cmd = paint(row.error ?? 'unknown error', 'yellow');
+    else if (status.status) cmd = paint(`${status.cmd} - ${status.status}`, 'yellow');
+    else cmd = status.cmd;
+    if (row.actionError) cmd += paint(` - ${row.actionError}`, 'yellow');
+    lines.push(line(pidText(row), status?.up ?? '', status?.down ?? '', name, cmd));
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function renderJson(rows: readonly ServiceRow[]): string {
+  const entries = rows.map((row) => {
+    const where = { name: row.service.name, dir: row.service.dir };
+    if (!row.status) return { ...where, error: row.error };
+    return { ...where, ...row.status, ...(row.actionError ? { Err: row.actionError } : {}) };
+  });
+  return JSON.stringify(entries, null, 2) + '\n';
+}
+
+// ---- main ----------------------------------------------------------------------------------
+
+function packageVersion(): string {
+  const manifest = path.join(__dirname, '..', '..', 'package.json');
+  return (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { version: string }).version;
+}
+
+async function run(invocation: Extract<Invocation, { kind: 'run' }>): Promise<number> {
+  const roots = superviseRoots();
+  const selected = selectServices(await discoverServices(roots), invocation.target);
+  if (invocation.target !== undefined && invocation.target !== '*' && selected.length === 0) {
+    process.stderr.write(`immortalctl: no service named "${invocation.target}" in ${roots.join(' or ')}\n`);
+    return 1;
+  }
+  const rows = await Promise.all(selected.map((service) => applyAction(service, invocation.action)));
+  const output = invocation.json
+    ? renderJson(rows)
+    : renderTable(rows, colourWanted(process.env, Boolean(process.stdout.isTTY)));
+  process.stdout.write(output);
+  // Listing a stale socket is information; an action that did not happen is a failure.
+  const actionFailed = invocation.action.socketSignal !== undefined && rows.some((row) => row.error || row.actionError);
+  return actionFailed ? 1 : 0;
+}
+
+export async function main(args: readonly string[]): Promise<number> {
+  let invocation: Invocation;
+  try {
+    invocation = parseArguments(args);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`immortalctl: ${err.message}; see immortalctl --help\n`);
+    return 1;
+  }
+  if (invocation.kind === 'help') {
+    process.stdout.write(helpText());
+    return 0;
+  }
+  if (invocation.kind === 'version') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  try {
+    return await run(invocation);
+  } finally {
+    closeClients();
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: Error) => {
+      process.stderr.write(`immortalctl: ${err.message}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,126 @@
+// A small client for immortal.sock: one keep-alive agent shared by every request, so talking
+// to many supervisors (immortalctl "*", immortaldir) reuses one connection per socket.
+// Connection failures come back as a ControlError whose `kind` tells a stale socket (nobody
+// listening) from a missing one, a timeout or a permission problem.
+
+import http from 'node:http';
+import type { StatusDocument } from './status';
+
+export type ControlErrorKind = 'stale' | 'missing' | 'timeout' | 'denied' | 'protocol';
+
+export class ControlError extends Error {
+  constructor(
+    readonly kind: ControlErrorKind,
+    readonly socketPath: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ControlError';
+  }
+}
+
+export interface SignalResponse {
+  Err: string;
+}
+
+export type StatusResponse = StatusDocument;
+
+export const DEFAULT_TIMEOUT_MS = 5000;
+
+// The agent keys pooled connections by socketPath, so sockets of different services never mix;
+// idle pooled sockets are unref'd by Node and do not keep a CLI alive.
+let sharedAgent: http.Agent | undefined;
+
+function agent(): http.Agent {
+  sharedAgent ??= new http.Agent({ keepAlive: true, maxSockets: 4 });
+  return sharedAgent;
+}
+
+/** Drops pooled connections (tests, or a program about to exit cleanly). */
+export function closeClients(): void {
+  sharedAgent?.destroy();
+  sharedAgent = undefined;
+}
+
+export async function getStatus(socketPath: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<StatusResponse> {
+  const reply = await request(socketPath, '/status', timeoutMs);
+  if (reply.statusCode !== 200) throw httpError(socketPath, reply);
+  return parseJson<StatusResponse>(socketPath, reply.body);
+}
+
+/**
+ * Sends `/signal/<name>`. A refusal by the supervisor (unknown name, 403 for another uid)
+ * is a normal answer with `Err` set, not an exception.
+ */
+export async function sendSignal(
+  socketPath: string,
+  name: string,
+  timeoutMs = DEFAULT_TIMEOUT_MS,
+): Promise<SignalResponse> {
+  const reply = await request(socketPath, `/signal/${encodeURIComponent(name)}`, timeoutMs);
+  const parsed = parseJson<Partial<SignalResponse>>(socketPath, reply.body);
+  if (typeof parsed.Err !== 'string') throw httpError(socketPath, reply);
+  return { Err: parsed.Err };
+}
+
+export async function getMetrics(socketPath: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<string> {
+  const reply = await request(socketPath, '/metrics', timeoutMs);
+  if (reply.statusCode !== 200) throw httpError(socketPath, reply);
+  return reply.body;
+}
+
+interface Reply {
+  statusCode: number;
+  body: string;
+}
+
+function request(socketPath: string, path: string, timeoutMs: number): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath, path, method: 'GET', agent: agent(), headers: { Host: 'immortal' } });
+    req.setTimeout(timeoutMs, () => {
+      req.destroy(new ControlError('timeout', socketPath, `${socketPath}: no answer within ${timeoutMs} ms`));
+    });
+    req.once('error', (err) => reject(toControlError(socketPath, err)));
+    req.once('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.once('error', (err) => reject(toControlError(socketPath, err)));
+      res.once('end', () => resolve({ statusCode: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.end();
+  });
+}
+
+function toControlError(socketPath: string, err: Error): ControlError {
+  if (err instanceof ControlError) return err;
+  switch ((err as NodeJS.ErrnoException).code) {
+    case 'ECONNREFUSED':
+      return new ControlError('stale', socketPath, `${socketPath}: stale socket (connection refused)`);
+    case 'ENOENT':
+      return new ControlError('missing', socketPath, `${socketPath}: no such socket`);
+    case 'EACCES':
+    case 'EPERM':
+      return new ControlError('denied', socketPath, `${socketPath}: permission denied`);
+    default:
+      return new ControlError('protocol', socketPath, `${socketPath}: ${err.message}`);
+  }
+}
+
+function parseJson<T>(socketPath: string, body: string): T {
+  try {
+    return JSON.parse(body) as T;
+  } catch {
+    throw new ControlError('protocol', socketPath, `${socketPath}: not JSON: ${body.slice(0, 80)}`);
+  }
+}
+
+function httpError(socketPath: string, reply: Reply): ControlError {
+  let reason = reply.body.trim();
+  try {
+    const parsed = JSON.parse(reply.body) as { Err?: unknown };
+    if (typeof parsed.Err === 'string') reason = parsed.Err;
+  } catch {
+    // not JSON: keep the raw body as the reason
+  }
+  return new ControlError('protocol', socketPath, `${socketPath}: HTTP ${reply.statusCode}: ${reason}`);
+}
