@@ -1,0 +1,361 @@
+// reap and the reaper (exit codes, signal names, onChildExit, orphans as subreaper),
+// kill/killpg/alive, signal names, flock, peerCred, pipe and lookupUser.
+import test, { after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+import native from '../dist/native.js';
+import {
+  descendantsOf, gone, procStat, procStatus, readAll, spawnTracker, tmpdir, waitFor, zombiesOf,
+} from './helpers.mjs';
+
+const require = createRequire(import.meta.url);
+const DIST = require.resolve('../dist/native.js');
+const REAPER = require.resolve('../dist/reaper.js');
+const HELPERS = new URL('./helpers.mjs', import.meta.url).href;
+const ENV = ['PATH=/usr/bin:/bin'];
+const children = spawnTracker(native);
+
+function exitOf(pid, timeout = 2000) {
+  return waitFor(() => native.reap(pid), { timeout, message: `exit of ${pid}` });
+}
+
+/** Runs an ES module script in a fresh node; resolves to its stdout parsed as JSON. */
+async function runModule(source, { timeout = 10000 } = {}) {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', source], { timeout });
+  return JSON.parse(stdout);
+}
+
+/** True when `file` is readable by any user (needed to run node as 'nobody'). */
+function worldReadable(file) {
+  for (let p = file; p !== '/'; p = path.dirname(p)) {
+    const mode = fs.statSync(p).mode;
+    if ((mode & (p === file ? 0o004 : 0o001)) === 0) return false;
+  }
+  return true;
+}
+
+after(async () => {
+  await children.cleanup();
+  assert.deepEqual(zombiesOf(process.pid), [], 'zombie children of the test process');
+  assert.deepEqual(descendantsOf(process.pid), [], 'leftover processes');
+});
+
+describe('reap', () => {
+  test('exit code; null while running; SIGTERM and SIGKILL by name', async () => {
+    const { pid: exiting } = children.spawn({ file: '/bin/sh', argv: ['sh', '-c', 'exit 3'], env: ENV });
+    assert.deepEqual(await exitOf(exiting), { pid: exiting, code: 3, signal: null });
+
+    for (const sig of ['SIGTERM', 'SIGKILL']) {
+      const { pid } = children.spawn({ file: '/bin/sleep', argv: ['sleep', '30'], env: [] });
+      assert.equal(native.reap(pid), null, 'still running');
+      native.kill(pid, sig);
+      assert.deepEqual(await exitOf(pid), { pid, code: null, signal: sig });
+    }
+  });
+
+  test('a pid that is not our child (or already reaped) gives null, not an error', async () => {
+    assert.equal(native.reap(1), null);
+    const { pid } = children.spawn({ file: '/bin/true', argv: ['true'], env: [] });
+    await exitOf(pid);
+    assert.equal(native.reap(pid), null);
+  });
+});
+
+describe('reaper (in a fresh node process: it reaps every child of its process)', () => {
+  test('onChildExit delivers statuses; orphans are reaped as subreaper; no zombie remains', async () => {
+    const result = await runModule(`
+      import { createRequire } from 'node:module';
+      import { readAll, waitFor, zombiesOf, procStat } from ${JSON.stringify(HELPERS)};
+      const require = createRequire(import.meta.url);
+      const native = require(${JSON.stringify(DIST)});
+      const reaper = require(${JSON.stringify(REAPER)});
+      const ENV = ['PATH=/usr/bin:/bin'];
+      const out = { subreaper: native.setSubreaper(), noChildren: native.reap(-1) };
+
+      function start(argv, stdio) {
+        const { pid } = native.spawn({ file: argv[0], argv, env: ENV, stdio });
+        const status = new Promise((resolve) => reaper.onChildExit(pid, resolve));
+        return { pid, status };
+      }
+
+      // Exited before the reaper was installed (its SIGCHLD went unheard): picked up on the
+      // next turn. Must come first: once installed, the reaper reaps every exit it hears of.
+      const early = native.spawn({ file: '/bin/true', argv: ['true'], env: ENV });
+      await waitFor(() => procStat(early.pid)?.state === 'Z', { message: 'zombie' });
+      out.early = await new Promise((resolve) => reaper.onChildExit(early.pid, resolve));
+
+      const code = start(['/bin/sh', '-c', 'exit 7']);
+      const term = start(['/bin/sleep', '30']);
+      const kill = start(['/bin/sleep', '30']);
+      native.kill(term.pid, 'TERM');
+      native.kill(kill.pid, 9);
+      out.code = await code.status;
+      out.term = await term.status;
+      out.kill = await kill.status;
+      out.pids = [code.pid, term.pid, kill.pid];
+
+      // Many at once: SIGCHLDs coalesce, every status must still arrive.
+      const many = Array.from({ length: 20 }, (_, i) => start(['/bin/sh', '-c', 'exit ' + i]));
+      out.many = (await Promise.all(many.map((c) => c.status))).map((s) => s.code);
+
+      // The orphan: sh exits at once, its sleep is re-parented to us (subreaper) and reaped.
+      const [r, w] = native.pipe();
+      const sh = start(['/bin/sh', '-c', 'sleep 0.2 >/dev/null & echo $!; exit 0'], [-1, w, -1]);
+      require('node:fs').closeSync(w);
+      const orphan = Number((await readAll(r)).trim());
+      out.sh = await sh.status;
+      out.orphanParentIsUs = procStat(orphan)?.ppid === process.pid;
+      out.orphansBefore = reaper.orphansReaped();
+      await waitFor(() => reaper.orphansReaped() === 1, { timeout: 3000, message: 'orphan reaped' });
+      out.orphansAfter = reaper.orphansReaped();
+      out.orphanGone = procStat(orphan) === null;
+
+      // forgetChild: the status is then dropped like an orphan's.
+      const forgotten = native.spawn({ file: '/bin/true', argv: ['true'], env: ENV });
+      let delivered = false;
+      reaper.onChildExit(forgotten.pid, () => { delivered = true; });
+      reaper.forgetChild(forgotten.pid);
+      await waitFor(() => reaper.orphansReaped() === 2, { message: 'forgotten child reaped' });
+      out.forgottenDelivered = delivered;
+
+      out.zombies = zombiesOf(process.pid);
+      out.noChildrenAfter = native.reap(-1);
+      process.stdout.write(JSON.stringify(out));
+      process.exit(0); // the SIGCHLD listener is unref'd, but be explicit`);
+
+    assert.equal(result.subreaper, true);
+    assert.equal(result.noChildren, null);
+    const [codePid, termPid, killPid] = result.pids;
+    assert.deepEqual(result.code, { pid: codePid, code: 7, signal: null });
+    assert.deepEqual(result.term, { pid: termPid, code: null, signal: 'SIGTERM' });
+    assert.deepEqual(result.kill, { pid: killPid, code: null, signal: 'SIGKILL' });
+    assert.equal(result.early.code, 0);
+    assert.deepEqual(result.many, Array.from({ length: 20 }, (_, i) => i));
+    assert.equal(result.sh.code, 0);
+    assert.equal(result.orphanParentIsUs, true, 'orphan re-parented to the subreaper');
+    assert.equal(result.orphansBefore, 0);
+    assert.equal(result.orphansAfter, 1);
+    assert.equal(result.orphanGone, true);
+    assert.equal(result.forgottenDelivered, false);
+    assert.deepEqual(result.zombies, []);
+    assert.equal(result.noChildrenAfter, null);
+  });
+});
+
+describe('kill, killpg, alive', () => {
+  test('kill delivers the signal (a sh trap writes a file)', async (t) => {
+    const file = path.join(tmpdir(t), 'trapped');
+    const { pid } = children.spawn({
+      file: '/bin/sh',
+      argv: ['sh', '-c', 'trap \'echo got-USR1 > "$0"; exit 0\' USR1; while :; do sleep 0.02; done', file],
+      env: ENV,
+    });
+    // The trap is installed once SIGUSR1 (10, bit 9) shows as caught.
+    await waitFor(() => (BigInt(`0x${procStatus(pid)?.SigCgt ?? '0'}`) & (1n << 9n)) !== 0n, { message: 'trap installed' });
+    native.kill(pid, 'USR1');
+    await waitFor(() => fs.existsSync(file) && fs.readFileSync(file, 'utf8') === 'got-USR1\n', { message: 'trap ran' });
+    assert.equal((await exitOf(pid)).code, 0);
+  });
+
+  test('killpg reaches a grandchild in the same process group', async () => {
+    const [r, w] = native.pipe();
+    const { pid } = children.spawn({
+      file: '/bin/sh', argv: ['sh', '-c', 'sleep 30 >/dev/null & echo $!; exec >&-; wait'], env: ENV, setsid: true, stdio: [-1, w, -1],
+    });
+    fs.closeSync(w);
+    const grandchild = Number((await readAll(r)).trim());
+    assert.equal(procStat(grandchild).pgrp, pid);
+    native.killpg(pid, 'SIGTERM');
+    assert.equal((await exitOf(pid)).signal, 'SIGTERM');
+    await waitFor(() => gone(grandchild), { message: `grandchild ${grandchild} killed` });
+  });
+
+  test('alive: true while running, false once reaped and for pids <= 0', async () => {
+    const { pid } = children.spawn({ file: '/bin/sleep', argv: ['sleep', '30'], env: [] });
+    assert.equal(native.alive(pid), true);
+    assert.equal(native.alive(process.pid), true);
+    native.kill(pid, 'SIGKILL');
+    await exitOf(pid);
+    assert.equal(native.alive(pid), false);
+    assert.equal(native.alive(0), false);
+    assert.equal(native.alive(-1), false);
+  });
+
+  test('EPERM counts as alive (not root)', { skip: process.getuid() === 0 && 'as root kill(1, 0) never fails with EPERM' }, () => {
+    assert.equal(native.alive(1), true);
+    assert.throws(() => native.kill(1, 0), { code: 'EPERM', syscall: 'kill' });
+  });
+
+  test('EPERM counts as alive (as root: checked from a child running as nobody)', {
+    skip: (process.getuid() !== 0 && 'needs root') || (!worldReadable(DIST) && 'dist/ not readable by nobody'),
+  }, async () => {
+    const [r, w] = native.pipe();
+    const script = `const n = require(${JSON.stringify(DIST)});
+      let kill; try { n.kill(1, 0); kill = 'ok'; } catch (e) { kill = e.code + ' ' + e.syscall; }
+      process.stdout.write(JSON.stringify({ uid: process.getuid(), alive: n.alive(1), kill }));`;
+    const { pid } = children.spawn({
+      file: process.execPath, argv: ['node', '-e', script], env: ENV, cwd: '/', uid: 65534, gid: 65534, stdio: [-1, w, 2],
+    });
+    fs.closeSync(w);
+    const out = JSON.parse(await readAll(r));
+    assert.equal((await exitOf(pid, 5000)).code, 0);
+    assert.deepEqual(out, { uid: 65534, alive: true, kill: 'EPERM kill' });
+  });
+
+  test('kill(0 or -1) and killpg(0, 1 or -1) are refused with EINVAL; a gone pid is ESRCH', async () => {
+    for (const pid of [0, -1]) assert.throws(() => native.kill(pid, 'SIGTERM'), { code: 'EINVAL', errno: -22, syscall: 'kill' });
+    for (const pgid of [0, 1, -1]) assert.throws(() => native.killpg(pgid, 'SIGTERM'), { code: 'EINVAL', syscall: 'killpg' });
+    const { pid } = children.spawn({ file: '/bin/true', argv: ['true'], env: [] });
+    await exitOf(pid);
+    assert.throws(() => native.kill(pid, 'SIGTERM'), { code: 'ESRCH', errno: -3, syscall: 'kill' });
+    assert.throws(() => native.killpg(pid, 'SIGTERM'), { code: 'ESRCH', syscall: 'killpg' });
+  });
+
+  test('signal names and numbers', () => {
+    assert.equal(native.signalNumber('TERM'), os.constants.signals.SIGTERM);
+    assert.equal(native.signalNumber('sigkill'), 9);
+    assert.equal(native.signalNumber('SIGHUP'), 1);
+    assert.equal(native.signalNumber(0), 0);
+    assert.throws(() => native.signalNumber('SIGNOPE'), /unknown signal: SIGNOPE/);
+    assert.throws(() => native.kill(process.pid, 'BOGUS'), /unknown signal: BOGUS/);
+    assert.equal(native.signalName(15), 'SIGTERM');
+    assert.equal(native.signalName(9), 'SIGKILL');
+    assert.equal(native.signalName(200), 'SIG200');
+  });
+});
+
+describe('flock', () => {
+  test('a second open file description cannot take the lock (EAGAIN/EWOULDBLOCK) until the first closes', (t) => {
+    const file = path.join(tmpdir(t), 'lock');
+    const a = fs.openSync(file, 'w');
+    const b = fs.openSync(file, 'r');
+    t.after(() => fs.closeSync(b));
+    native.flock(a);
+    native.flock(a); // the holder may re-lock
+    assert.throws(() => native.flock(b), (err) => {
+      assert.ok(['EAGAIN', 'EWOULDBLOCK'].includes(err.code), err.code);
+      assert.equal(err.errno, -os.constants.errno.EWOULDBLOCK);
+      assert.equal(err.syscall, 'flock');
+      return true;
+    });
+    fs.closeSync(a);
+    native.flock(b);
+  });
+
+  test('a lock held by another process blocks ours until that process dies', async (t) => {
+    const dir = tmpdir(t);
+    const file = path.join(dir, 'lock');
+    const marker = path.join(dir, 'locked');
+    fs.writeFileSync(file, '');
+    const script = `const fs = require('fs'); const n = require(${JSON.stringify(DIST)});
+      n.flock(fs.openSync(${JSON.stringify(file)}, 'r')); fs.writeFileSync(${JSON.stringify(marker)}, '');
+      setInterval(() => {}, 1000);`;
+    const { pid } = children.spawn({ file: process.execPath, argv: ['node', '-e', script], env: ENV, stdio: [-1, -1, 2] });
+    await waitFor(() => fs.existsSync(marker), { timeout: 5000, message: 'child holds the lock' });
+    const fd = fs.openSync(file, 'r');
+    t.after(() => fs.closeSync(fd));
+    assert.throws(() => native.flock(fd), { syscall: 'flock' });
+    native.kill(pid, 'SIGKILL');
+    assert.equal((await exitOf(pid)).signal, 'SIGKILL');
+    native.flock(fd); // released by the kernel when the holder died
+  });
+
+  test('a bad fd: EBADF', () => {
+    assert.throws(() => native.flock(987654), { code: 'EBADF', syscall: 'flock' });
+  });
+});
+
+describe('peerCred', () => {
+  async function server(t) {
+    const sock = path.join(tmpdir(t), 's.sock');
+    const peers = [];
+    const srv = net.createServer((socket) => {
+      peers.push(native.peerCred(socket._handle.fd));
+      socket.end();
+    });
+    await new Promise((resolve) => srv.listen(sock, resolve));
+    t.after(() => new Promise((resolve) => srv.close(resolve)));
+    return { sock, peers };
+  }
+
+  test('a client in this process: our uid, gid and pid (both ends)', async (t) => {
+    const { sock, peers } = await server(t);
+    const client = net.connect(sock);
+    await new Promise((resolve) => client.on('connect', resolve));
+    const fromClient = native.peerCred(client._handle.fd);
+    await new Promise((resolve) => client.on('close', resolve).resume());
+    const self = { uid: process.getuid(), gid: process.getgid(), pid: process.pid };
+    assert.deepEqual(peers, [self]);
+    assert.deepEqual(fromClient, self);
+  });
+
+  test('a client in another process: that process\'s pid', async (t) => {
+    const { sock, peers } = await server(t);
+    const script = `require('net').connect(${JSON.stringify(sock)}).on('close', () => process.exit(0)).resume();`;
+    const { pid } = children.spawn({ file: process.execPath, argv: ['node', '-e', script], env: ENV, stdio: [-1, -1, 2] });
+    await waitFor(() => peers.length === 1, { timeout: 5000, message: 'connection' });
+    assert.deepEqual(peers[0], { uid: process.getuid(), gid: process.getgid(), pid });
+    assert.equal((await exitOf(pid, 5000)).code, 0);
+  });
+
+  test('not a socket: ENOTSOCK', () => {
+    const [r, w] = native.pipe();
+    try {
+      assert.throws(() => native.peerCred(r), { code: 'ENOTSOCK', syscall: 'getsockopt' });
+    } finally {
+      fs.closeSync(r);
+      fs.closeSync(w);
+    }
+  });
+});
+
+test('pipe() returns two distinct CLOEXEC fds that carry data', () => {
+  const [r, w] = native.pipe();
+  try {
+    assert.ok(r >= 0 && w >= 0 && r !== w);
+    for (const fd of [r, w]) {
+      const flags = parseInt(/flags:\s*(\d+)/.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))[1], 8);
+      assert.notEqual(flags & 0o2000000, 0, `fd ${fd} has O_CLOEXEC`);
+    }
+    assert.match(fs.readlinkSync(`/proc/self/fd/${r}`), /^pipe:/);
+    fs.writeSync(w, 'ping');
+    const buf = Buffer.alloc(4);
+    assert.equal(fs.readSync(r, buf), 4);
+    assert.equal(buf.toString(), 'ping');
+  } finally {
+    fs.closeSync(r);
+    fs.closeSync(w);
+  }
+});
+
+describe('lookupUser', () => {
+  test('by name and by uid', () => {
+    const root = native.lookupUser('root');
+    assert.equal(root.name, 'root');
+    assert.equal(root.uid, 0);
+    assert.equal(root.gid, 0);
+    assert.equal(root.home, '/root');
+    assert.ok(root.shell.length > 0);
+    assert.ok(root.groups.includes(0));
+    assert.deepEqual(native.lookupUser(0), root);
+    const me = os.userInfo();
+    assert.equal(native.lookupUser(me.username).uid, me.uid);
+    assert.equal(native.lookupUser(me.uid).name, me.username);
+  });
+
+  test('unknown user: ENOUSER with the name in the message', () => {
+    assert.throws(() => native.lookupUser('immortal_no_such_user'), (err) => {
+      assert.equal(err.code, 'ENOUSER');
+      assert.match(err.message, /immortal_no_such_user/);
+      return true;
+    });
+    assert.throws(() => native.lookupUser(3999999), { code: 'ENOUSER', message: /3999999/ });
+  });
+});
