@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <stdint.h>
 #include <grp.h>
 #include <signal.h>
 #include <string.h>
@@ -131,6 +133,28 @@ SpawnPlan ReadPlan(const Napi::Object& opts) {
   return plan;
 }
 
+// Credential changes in the child go straight to the kernel. glibc's wrappers would run its
+// "setxid broadcast" to every thread it believes exists — in a CLONE_VM child those are the
+// parent's threads. Raw syscalls change only the calling task, which is exactly the child.
+#if defined(__linux__)
+#if defined(SYS_setuid32)
+#define IMMORTAL_SYS_SETGROUPS SYS_setgroups32
+#define IMMORTAL_SYS_SETGID SYS_setgid32
+#define IMMORTAL_SYS_SETUID SYS_setuid32
+#else
+#define IMMORTAL_SYS_SETGROUPS SYS_setgroups
+#define IMMORTAL_SYS_SETGID SYS_setgid
+#define IMMORTAL_SYS_SETUID SYS_setuid
+#endif
+int ChildSetgroups(size_t n, const gid_t* groups) { return static_cast<int>(syscall(IMMORTAL_SYS_SETGROUPS, n, groups)); }
+int ChildSetgid(gid_t gid) { return static_cast<int>(syscall(IMMORTAL_SYS_SETGID, gid)); }
+int ChildSetuid(uid_t uid) { return static_cast<int>(syscall(IMMORTAL_SYS_SETUID, uid)); }
+#else
+int ChildSetgroups(size_t n, const gid_t* groups) { return setgroups(static_cast<int>(n), groups); }
+int ChildSetgid(gid_t gid) { return setgid(gid); }
+int ChildSetuid(uid_t uid) { return setuid(uid); }
+#endif
+
 [[noreturn]] void ChildFail(int reportFd, int stage, int err) {
   ChildFailure failure{stage, err};
   ssize_t ignored = write(reportFd, &failure, sizeof failure);
@@ -157,12 +181,12 @@ SpawnPlan ReadPlan(const Napi::Object& opts) {
 
   // Credentials: groups first (needs root), then gid, then uid (after which nothing else can change).
   if (plan.uid >= 0 || plan.gid >= 0) {
-    if (setgroups(plan.groups.size(), plan.groups.empty() ? nullptr : plan.groups.data()) < 0) {
+    if (ChildSetgroups(plan.groups.size(), plan.groups.empty() ? nullptr : plan.groups.data()) < 0) {
       ChildFail(reportFd, kStageSetgroups, errno);
     }
   }
-  if (plan.gid >= 0 && setgid(static_cast<gid_t>(plan.gid)) < 0) ChildFail(reportFd, kStageSetgid, errno);
-  if (plan.uid >= 0 && setuid(static_cast<uid_t>(plan.uid)) < 0) ChildFail(reportFd, kStageSetuid, errno);
+  if (plan.gid >= 0 && ChildSetgid(static_cast<gid_t>(plan.gid)) < 0) ChildFail(reportFd, kStageSetgid, errno);
+  if (plan.uid >= 0 && ChildSetuid(static_cast<uid_t>(plan.uid)) < 0) ChildFail(reportFd, kStageSetuid, errno);
   // After setuid, so the directory is entered with the service's own permissions.
   if (!plan.cwd.empty() && chdir(plan.cwd.c_str()) < 0) ChildFail(reportFd, kStageChdir, errno);
 
@@ -195,6 +219,36 @@ SpawnPlan ReadPlan(const Napi::Object& opts) {
   }
   ChildFail(reportFd, kStageExec, sawEacces && lastErr != ENOEXEC ? EACCES : lastErr);
 }
+
+struct ChildArgs {
+  const SpawnPlan* plan;
+  int reportFd;
+  int devNull;
+};
+
+#if defined(__linux__)
+int ChildEntry(void* raw) {
+  const ChildArgs* args = static_cast<const ChildArgs*>(raw);
+  ChildExec(*args->plan, args->reportFd, args->devNull);
+}
+
+// Like vfork: the child borrows our memory until it execs, so no page tables are copied —
+// fork() of a Node process costs milliseconds, this costs tens of microseconds. We are
+// suspended meanwhile; the child only touches its own stack and reads the plan.
+pid_t StartChild(const ChildArgs& args) {
+  constexpr size_t kStackSize = 256 * 1024;
+  std::vector<char> stack(kStackSize);
+  void* top = stack.data() + kStackSize;
+  top = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(top) & ~uintptr_t{15});
+  return clone(ChildEntry, top, CLONE_VM | CLONE_VFORK | SIGCHLD, const_cast<ChildArgs*>(&args));
+}
+#else
+pid_t StartChild(const ChildArgs& args) {
+  pid_t pid = fork();
+  if (pid == 0) ChildExec(*args.plan, args.reportFd, args.devNull);
+  return pid;
+}
+#endif
 
 // Reads the child's failure report; 0 bytes means exec succeeded (the CLOEXEC end closed).
 bool ReadFailure(int fd, ChildFailure* failure) {
@@ -254,8 +308,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   sigset_t all, previous;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &previous);
-  pid_t pid = fork();
-  if (pid == 0) ChildExec(plan, report[1], devNull);
+  pid_t pid = StartChild(ChildArgs{&plan, report[1], devNull});
   int forkErr = errno;
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   close(report[1]);
@@ -263,7 +316,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
 
   if (pid < 0) {
     close(report[0]);
-    ErrnoError(env, forkErr, "fork").ThrowAsJavaScriptException();
+    ErrnoError(env, forkErr, "clone").ThrowAsJavaScriptException();
     return env.Undefined();
   }
 

@@ -132,8 +132,6 @@ class ExitWatcher : public Napi::ObjectWrap<ExitWatcher> {
   Napi::AsyncContext context_;
 };
 
-Napi::FunctionReference* constructor = nullptr;
-
 }  // namespace
 
 Napi::Value WatchExit(const Napi::CallbackInfo& info) {
@@ -146,7 +144,7 @@ Napi::Value WatchExit(const Napi::CallbackInfo& info) {
     ErrnoError(env, EINVAL, "watchExit").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  Napi::Object object = constructor->New({});
+  Napi::Object object = env.GetInstanceData<Napi::FunctionReference>()->New({});
   ExitWatcher* watcher = Napi::ObjectWrap<ExitWatcher>::Unwrap(object);
   if (!watcher->Arm(env, pid, mode, intervalMs < 1 ? 1 : intervalMs, cb)) return env.Undefined();
   return object;
@@ -162,7 +160,8 @@ Napi::Value WatchModes(const Napi::CallbackInfo& info) {
 }
 
 void InitExitWatch(Napi::Env env, Napi::Object exports) {
-  constructor = new Napi::FunctionReference(Napi::Persistent(ExitWatcher::Define(env)));
+  // Per environment (main thread or worker), freed with it.
+  env.SetInstanceData(new Napi::FunctionReference(Napi::Persistent(ExitWatcher::Define(env))));
   exports.Set("watchExit", Napi::Function::New(env, WatchExit, "watchExit"));
 }
 

@@ -27,15 +27,17 @@ function pathOf(env: string[]): string {
 
 function spawnWithContext(ctx: LaunchContext, argv: string[]): number {
   const env = buildEnvironment(ctx.config, process.env, ctx.user);
+  // `-u self` without root: nothing to change, and setgroups would fail with EPERM.
+  const switchUser = ctx.user !== undefined && ctx.user.uid !== process.getuid!();
   const { pid } = spawn({
     file: argv[0],
     argv,
     env,
     searchPath: pathOf(env),
     cwd: ctx.config.cwd,
-    uid: ctx.user?.uid,
-    gid: ctx.user?.gid,
-    groups: ctx.user?.groups,
+    uid: switchUser ? ctx.user!.uid : undefined,
+    gid: switchUser ? ctx.user!.gid : undefined,
+    groups: switchUser ? ctx.user!.groups : undefined,
     // Own session and process group: stopping the service signals the whole group,
     // and a terminal's Ctrl-C reaches only the supervisor, which then stops it in order.
     setsid: true,
