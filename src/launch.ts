@@ -17,7 +17,9 @@ export interface LaunchContext {
 
 /** Resolves -u; the config layer already refused unknown users and non-root callers. */
 export function resolveUser(config: Config): UserInfo | undefined {
-  return config.user === undefined ? undefined : lookupUser(config.user);
+  if (config.user === undefined) return undefined;
+  // `-u 1001` is a uid, as config.ts looked it up; by name it would be "unknown user: 1001".
+  return lookupUser(/^\d+$/.test(config.user) ? Number(config.user) : config.user);
 }
 
 function pathOf(env: string[]): string {

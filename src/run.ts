@@ -34,9 +34,13 @@ export async function runImmortal(config: Config, opts: RunOptions): Promise<num
   process.on('SIGUSR1', onReopen);
 
   supervisor.begin();
+  let startError: Error | undefined;
   supervisor.firstStart.then(
     () => opts.notify?.('ok'),
-    (err: Error) => opts.notify?.(`err ${err.message}`),
+    (err: Error) => {
+      startError = err;
+      opts.notify?.(`err ${err.message}`);
+    },
   );
   const reason = await supervisor.finished;
 
@@ -45,5 +49,8 @@ export async function runImmortal(config: Config, opts: RunOptions): Promise<num
   process.off('SIGHUP', ignore);
   process.off('SIGUSR1', onReopen);
   await runtime.close();
+  // In the foreground nobody else reports why the command could not start (ENOENT, EACCES):
+  // rethrown, the CLI prints it as its one error line, after the lock and socket are gone.
+  if (reason === 'start-error' && startError) throw startError;
   return reason === 'start-error' ? 1 : 0;
 }

@@ -15,7 +15,7 @@ import { followablePid, readPidfile, waitForFollowablePid } from './follow';
 import { runShellCommand, spawnService, type LaunchContext } from './launch';
 import type { ServiceOutput } from './log/output';
 import { alive, kill, killpg, signalNumber, watchExit, type ExitStatus, type ExitWatch } from './native';
-import { processArgv, processGroup, processStartTime } from './proc';
+import { descendsFrom, processArgv, processGroup, processStartTime } from './proc';
 import { forgetChild } from './reaper';
 import type { ExitRecord, ServiceControl, StatusSnapshot } from './service';
 
@@ -28,6 +28,8 @@ interface Tracked {
   pid: number;
   kind: 'child' | 'followed' | 'adopted';
   watch?: ExitWatch;
+  /** Descends from this supervisor; then so must any pid it hands over to (see follow.ts). */
+  ours: boolean;
 }
 
 export interface SupervisorOptions {
@@ -71,6 +73,8 @@ export class Supervisor implements ServiceControl {
   private afterStop: AfterStop = 'down';
   private startTimer?: NodeJS.Timeout;
   private startDueAt = 0;
+  /** startDueAt on the monotonic clock: the start timer is re-armed if it fires early. */
+  private startDueMono = 0;
   private killTimer?: NodeJS.Timeout;
   private killDeadline = 0;
   private stopGroup = 0;
@@ -85,6 +89,8 @@ export class Supervisor implements ServiceControl {
   private backoffMs = 0;
   private startFailures = 0;
   private lastStartError?: string;
+  /** The latest start attempt was refused by spawn: status says why nothing runs. */
+  private lastStartFailed = false;
   private note?: string;
   private postExits = new Set<Promise<unknown>>();
   private resolveFinished!: (reason: FinishReason) => void;
@@ -170,7 +176,8 @@ export class Supervisor implements ServiceControl {
   }
 
   exit(): string {
-    if (!this.opts.allowExit) return 'exit is only allowed for command-line runs or with IMMORTAL_EXIT set';
+    // The Go original's wording, which operators' scripts may match on.
+    if (!this.opts.allowExit) return 'set environment variable IMMORTAL_EXIT to exit';
     return this.abandon();
   }
 
@@ -214,6 +221,13 @@ export class Supervisor implements ServiceControl {
 
   private onStartDue(): void {
     this.startTimer = undefined;
+    // Node arms timers from the event loop's cached clock, so one can fire a few ms early;
+    // starting then would break the 1 s rule (seen: starts 992 ms apart). Wait out the rest.
+    const earlyMs = this.startDueMono - performance.now();
+    if (this.state === 'waiting' && earlyMs > 0) {
+      this.startTimer = setTimeout(() => this.onStartDue(), Math.ceil(earlyMs));
+      return;
+    }
     switch (this.state) {
       case 'waiting': void this.attemptStart(this.generation); break;
       default: break; // a command changed course while the timer ran
@@ -222,20 +236,22 @@ export class Supervisor implements ServiceControl {
 
   private onChildExit(status: ExitStatus): void {
     if (this.proc?.pid !== status.pid) return;
+    const goneProc = this.proc;
     this.recordExit(status.code, status.signal);
     switch (this.state) {
       case 'stopping': void this.stopFinished(); break;
-      case 'running': this.afterProcessGone(status.pid); break;
+      case 'running': this.afterProcessGone(goneProc); break;
       default: break;
     }
   }
 
   private onWatchedExit(pid: number): void {
     if (this.proc?.pid !== pid) return;
+    const goneProc = this.proc;
     this.recordExit(null, null); // not our child: its status belongs to its parent
     switch (this.state) {
       case 'stopping': void this.stopFinished(); break;
-      case 'running': this.afterProcessGone(pid); break;
+      case 'running': this.afterProcessGone(goneProc); break;
       default: break;
     }
   }
@@ -254,6 +270,7 @@ export class Supervisor implements ServiceControl {
     this.state = 'waiting';
     this.clearStartTimer();
     this.startDueAt = Date.now() + delayMs;
+    this.startDueMono = performance.now() + delayMs;
     this.startTimer = setTimeout(() => this.onStartDue(), delayMs);
   }
 
@@ -274,11 +291,15 @@ export class Supervisor implements ServiceControl {
       this.startFailed(err as Error);
       return;
     }
+    // The 1 s rule counts from when the process exists, not from when spawning began: a slow
+    // spawn (busy machine) must not bring the next start closer than 1 s to this one.
+    this.lastAttemptMono = performance.now();
+    this.lastStartFailed = false;
     this.count++;
     this.runsSinceUp++;
     this.since = Date.now();
     this.note = undefined;
-    this.proc = { pid, kind: 'child' };
+    this.proc = { pid, kind: 'child', ours: true };
     this.state = 'running';
     this.writeChildPidfiles(pid);
     this.opts.log(`started ${pid}: ${this.config.command.join(' ')}`);
@@ -319,6 +340,7 @@ export class Supervisor implements ServiceControl {
   private startFailed(err: Error): void {
     this.startFailures++;
     this.lastStartError = err.message;
+    this.lastStartFailed = true;
     if (!this.settleFirstStart.done) {
       this.settleFirstStart.done = true;
       this.settleFirstStart.reject(err);
@@ -334,13 +356,15 @@ export class Supervisor implements ServiceControl {
   }
 
   /** The direct child or the followed pid is gone: follow a new pid, restart, or rest. */
-  private afterProcessGone(goneRunPid: number): void {
+  private afterProcessGone(gone: Tracked): void {
     if (this.config.pid.follow === undefined) return this.decideRestart();
     const generation = ++this.generation;
     this.state = 'waiting';
     this.note = `looking for a pid in ${this.config.pid.follow}`;
-    const exclude = [process.pid, goneRunPid];
-    void waitForFollowablePid(this.config.pid.follow, { exclude }, followGraceMs, () => generation !== this.generation)
+    // What our own command started hands over only to our descendants; a daemon an earlier
+    // supervisor left us re-execs outside our tree, so its successor cannot be held to that.
+    const check = { exclude: [process.pid, gone.pid], ancestor: gone.ours ? process.pid : undefined };
+    void waitForFollowablePid(this.config.pid.follow, check, followGraceMs, () => generation !== this.generation)
       .then((pid) => {
         if (generation !== this.generation || this.state !== 'waiting') return;
         this.note = undefined;
@@ -363,7 +387,7 @@ export class Supervisor implements ServiceControl {
       watch.close();
       return false;
     }
-    this.proc = { pid, kind, watch };
+    this.proc = { pid, kind, watch, ours: descendsFrom(pid, process.pid) === true };
     this.state = 'running';
     this.since = processStartTime(pid) ?? Date.now();
     this.opts.log(`${kind === 'adopted' ? 'adopted' : 'following'} pid ${pid}`);
@@ -461,10 +485,12 @@ export class Supervisor implements ServiceControl {
   private describeWait(): string | undefined {
     if (this.state !== 'waiting') return undefined;
     if (this.note) return this.note;
+    const backoff = this.backoffMs > 0 ? `backoff ${Math.round(this.backoffMs / 1000)}s` : undefined;
+    // The binary was removed, or lost its x bit: say why nothing runs, not only when the next try is.
+    if (this.lastStartFailed) return [`start failed: ${this.lastStartError}`, backoff].filter(Boolean).join('; ');
     const remaining = Math.max(0, this.startDueAt - Date.now()) / 1000;
     if (this.count === 0 && this.startTimer) return `Starting in ${remaining.toFixed(1)} seconds`;
-    if (this.backoffMs > 0) return `backoff ${Math.round(this.backoffMs / 1000)}s`;
-    return undefined;
+    return backoff;
   }
 
   private runPostExit(): void {

@@ -118,7 +118,9 @@ function normalizeArgv(argv: string[]): string[] {
     const match = /^--?([^=]+)(=.*)?$/.exec(word);
     const spec = match ? lookupSpelling(match[1]) : undefined;
     if (!match || !spec) {
-      // Unknown to us: a cluster like `-nc file`, or a real mistake commander will name.
+      // Unknown to us: a cluster like `-nc file`, or a mistake. Name a mistake as typed:
+      // commander would read `-nosuch` as `-n -osuch` and blame `-osuch`.
+      if (!isShortCluster(word)) throw new ConfigError(`unknown option ${word.split('=')[0]}`);
       out.push(word);
       if (takesNextWord(word)) out.push(...argv.slice(index, ++index));
       continue;
@@ -146,6 +148,16 @@ function goBoolean(raw: string, flag: string): boolean {
   if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(raw)) return true;
   if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(raw)) return false;
   throw new ConfigError(`${flag}: expected true or false, got ${JSON.stringify(raw)}`);
+}
+
+/** `-nc`: single letters we know, a value-taking one only last. */
+function isShortCluster(word: string): boolean {
+  if (word.startsWith('--') || word.length < 3) return false;
+  const letters = [...word.slice(1)];
+  return letters.every((letter, i) => {
+    const spec = specByGoName.get(letter);
+    return spec !== undefined && (!spec.value || i === letters.length - 1);
+  });
 }
 
 /** For a short cluster (`-nc`), whether its last value-taking letter swallows the next word. */

@@ -6,7 +6,6 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, configToYaml, loadConfig } from '../config';
 import { detach, takeDaemonNotifier } from '../daemon';
-import { runImmortal } from '../run';
 import { SuperviseDirBusy } from '../supervise-dir';
 import { helpText, parseFlags } from './flags';
 import { guardStdio, supervisorLogger } from './output';
@@ -18,6 +17,8 @@ function version(): string {
 async function main(argv: string[]): Promise<number> {
   guardStdio();
   const notify = takeDaemonNotifier();
+  // Until it reports, the detached copy's stderr is /dev/null: a crash must reach the launcher.
+  if (notify) process.once('uncaughtException', (err) => { notify(`err ${err.message}`); throw err; });
   const flags = parseFlags(argv);
   if (flags.version) {
     process.stdout.write(`${version()}\n`);
@@ -33,6 +34,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (!config.foreground && notify === undefined) return detach(__filename, argv);
+  // Loaded only to supervise: -v, -cc and flag errors stay quick.
+  const { runImmortal } = require('../run') as typeof import('../run');
+  if (notify) process.removeAllListeners('uncaughtException');
   keepSupervisingOnInternalErrors(supervisorLogger(config.name));
   try {
     return await runImmortal(config, { notify, log: supervisorLogger(config.name) });
