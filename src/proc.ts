@@ -44,6 +44,28 @@ export function processGroup(pid: number): number | undefined {
   return fields ? Number(fields[2]) : undefined;
 }
 
+/** Parent pid of pid, or undefined when unknown. */
+export function processParent(pid: number): number | undefined {
+  const fields = statFields(pid);
+  return fields ? Number(fields[1]) : undefined;
+}
+
+/**
+ * Whether pid descends from ancestor, following parent links; undefined when /proc cannot
+ * tell (no /proc, or pid itself is gone). A link that vanishes mid-walk answers false.
+ */
+export function descendsFrom(pid: number, ancestor: number): boolean | undefined {
+  let parent = processParent(pid);
+  if (parent === undefined) return undefined;
+  // pid_max bounds the depth; 4096 hops is far beyond any real process tree.
+  for (let hops = 0; hops < 4096; hops++) {
+    if (parent === ancestor) return true;
+    if (parent === undefined || parent <= 1) return false;
+    parent = processParent(parent);
+  }
+  return false;
+}
+
 /** 'Z' for a zombie etc., or undefined when the pid is gone or /proc is absent. */
 export function processState(pid: number): string | undefined {
   return statFields(pid)?.[0];
