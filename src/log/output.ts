@@ -2,7 +2,10 @@
 // straight to the supervisor's own stdout/stderr (no pipe, no copy); otherwise the log
 // writer owns pipes whose write ends are handed to every start of the service.
 
-import type { Config } from '../config';
+import type { Config, LogConfig } from '../config';
+import { FileWriter, type FileWriterOptions } from './file-writer';
+import { LoggerPipe } from './logger-pipe';
+import { ServiceStream } from './stream';
 
 export interface ServiceOutput {
   /** fd given to the service as its stdout. */
@@ -11,6 +14,11 @@ export interface ServiceOutput {
   readonly stderrFd: number;
   /** Reopens log files (SIGUSR1, for external logrotate). */
   reopen(): void;
+  /**
+   * The service exited (call before starting it again): its output still in the pipe is read
+   * and its unfinished last line ended, so the next start begins on a line of its own.
+   */
+  endOfRun(): void;
   /** Lines dropped because the logger could not keep up (bounded buffer). */
   droppedLines(): number;
   /** Last write error (disk full…), or undefined. */
@@ -30,14 +38,106 @@ export function inheritedOutput(): ServiceOutput {
     stdoutFd: 1,
     stderrFd: 2,
     reopen() {},
+    endOfRun() {},
     droppedLines: () => 0,
     lastError: () => undefined,
     close: async () => {},
   };
 }
 
-/** Opens what config asks for; throws an Error naming the file when a log cannot be opened. */
-export function openServiceOutput(config: Config, _owner?: OutputOwner): ServiceOutput {
+export interface OutputOptions {
+  /** The supervisor's message log (write errors, logger restarts); default: stderr. */
+  report?: (message: string) => void;
+  /** Minimum time between two starts of the logger; default 1 s (IMMORTAL_TEST_RESTART_MS in tests). */
+  loggerRestartMs?: number;
+  /** Bound of the logger's buffer; default LOGGER_BUFFER_BYTES (8 MiB). */
+  loggerBufferBytes?: number;
+  /** After a write error (disk full), lines are dropped for this long before the next try; default 1 s. */
+  fileRetryMs?: number;
+}
+
+/**
+ * Opens what config asks for; throws an Error (with code) naming the file when a log cannot
+ * be opened, with nothing left open behind it.
+ *
+ * stdout goes through a pipe when there is a log file or a logger; stderr shares that pipe
+ * (one pipe keeps the two in the order written) unless `stderr:` gives it a file of its own.
+ */
+export function openServiceOutput(config: Config, owner?: OutputOwner, opts: OutputOptions = {}): ServiceOutput {
   if (!config.log && !config.stderr && !config.logger) return inheritedOutput();
-  throw new Error('log files and logger are not implemented yet');
+  const report = opts.report ?? stderrReporter(config.name);
+  const writers: FileWriter[] = [];
+  const streams: ServiceStream[] = [];
+  let logger: LoggerPipe | undefined;
+  try {
+    const writerOptions = { owner, report, retryMs: opts.fileRetryMs };
+    const stdoutFile = config.log && openWriter(config.log, writerOptions, writers);
+    const stderrFile = config.stderr && openWriter(config.stderr, writerOptions, writers);
+    if (config.logger) {
+      logger = new LoggerPipe({
+        command: config.logger,
+        env: Object.entries(process.env).map(([key, value]) => `${key}=${value}`),
+        cwd: config.cwd,
+        restartMs: opts.loggerRestartMs ?? testRestartMs() ?? 1000,
+        bufferBytes: opts.loggerBufferBytes,
+        report,
+      });
+    }
+    const stdout = stdoutFile || logger ? new ServiceStream(stdoutFile, logger) : undefined;
+    if (stdout) streams.push(stdout);
+    const stderr = stderrFile ? new ServiceStream(stderrFile, logger) : undefined;
+    if (stderr) streams.push(stderr);
+    let closed: Promise<void> | undefined;
+    return {
+      stdoutFd: stdout?.writeFd ?? 1,
+      stderrFd: stderr?.writeFd ?? stdout?.writeFd ?? 2,
+      reopen: () => writers.forEach((writer) => writer.reopen()),
+      endOfRun: () => streams.forEach((stream) => stream.endOfRun()),
+      droppedLines: () => writers.reduce((sum, w) => sum + w.droppedLines(), logger?.droppedLines() ?? 0),
+      lastError: () => writers.map((w) => w.lastError()).find((e) => e !== undefined) ?? logger?.lastError(),
+      close: () => (closed ??= closeAll(streams, writers, logger)),
+    };
+  } catch (err) {
+    // Nothing was written yet: each close does its part at once, before this throw.
+    for (const stream of streams) void stream.drain();
+    for (const writer of writers) void writer.close();
+    void logger?.close();
+    throw err;
+  }
+}
+
+function openWriter(log: LogConfig, opts: FileWriterOptions, writers: FileWriter[]): FileWriter {
+  try {
+    const writer = new FileWriter(log, opts);
+    writers.push(writer);
+    return writer;
+  } catch (err) {
+    const { code, message } = err as NodeJS.ErrnoException;
+    const reason = code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'no such file or directory' : message;
+    throw Object.assign(new Error(`log file ${log.file}: cannot open: ${reason}`), { code: code ?? 'EIO' });
+  }
+}
+
+/** Streams first (they feed the writers and the logger), then files, then the logger. */
+async function closeAll(streams: ServiceStream[], writers: FileWriter[], logger: LoggerPipe | undefined): Promise<void> {
+  await Promise.all(streams.map((stream) => stream.drain()));
+  await Promise.all(writers.map((writer) => writer.close()));
+  await logger?.close();
+}
+
+/** Lines like the supervisor's own: `2026-11-28T22:52:09.123Z web: log /x.log: ENOSPC…`. */
+function stderrReporter(name: string): (message: string) => void {
+  return (message) => {
+    try {
+      process.stderr.write(`${new Date().toISOString()} ${name}: ${message}\n`);
+    } catch {
+      // No stderr left (EPIPE): nobody to tell.
+    }
+  };
+}
+
+/** Tests shorten the 1 s rule for the logger as for the service. */
+function testRestartMs(): number | undefined {
+  const value = Number(process.env.IMMORTAL_TEST_RESTART_MS);
+  return Number.isFinite(value) && value > 0 ? value : undefined;
 }

@@ -1,0 +1,187 @@
+// The `logger` command, in-process: it gets every line on stdin, is restarted when it dies,
+// and a slow or dead logger costs dropped (counted) lines, never a blocked service.
+
+import test, { after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { waitFor, tmpdir, descendantsOf, procStat } from './helpers.mjs';
+
+const require = createRequire(import.meta.url);
+const { openServiceOutput } = require('../dist/log/output.js');
+const native = require('../dist/native.js');
+const { onChildExit } = require('../dist/reaper.js');
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const FIXTURE = path.join(here, 'fixtures', 'log-lines.mjs');
+
+const children = new Set();
+const outputs = new Set();
+after(async () => {
+  for (const output of outputs) await output.close();
+  for (const pid of children) {
+    try { native.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+  await waitFor(() => children.size === 0, { timeout: 3000, message: 'leftover children reaped' });
+  assert.deepEqual(descendantsOf(process.pid), [], 'no process left behind (loggers included)');
+});
+
+function open(dir, { log, logger, ...opts }) {
+  const cfg = {
+    name: 'loggertest',
+    command: ['test'],
+    cwd: dir,
+    env: {},
+    log: log && { age: 0, num: 0, size: 0, timestamp: false, file: path.join(dir, log) },
+    logger,
+  };
+  const messages = [];
+  const output = openServiceOutput(cfg, undefined, { report: (m) => messages.push(m), loggerRestartMs: 100, ...opts });
+  outputs.add(output);
+  return { output, messages };
+}
+
+async function close(output) {
+  await output.close();
+  outputs.delete(output);
+}
+
+function runChild(output, args) {
+  const { pid } = native.spawn({
+    file: process.execPath,
+    argv: [process.execPath, FIXTURE, ...args.map(String)],
+    env: [`PATH=${process.env.PATH}`],
+    setsid: true,
+    stdio: [-1, output.stdoutFd, output.stderrFd],
+  });
+  children.add(pid);
+  const exited = new Promise((resolve) => onChildExit(pid, (status) => {
+    children.delete(pid);
+    resolve(status);
+  }));
+  return { pid, exited };
+}
+
+function lines(file) {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').filter((line) => line !== '');
+  } catch {
+    return [];
+  }
+}
+
+function numbers(file) {
+  return lines(file).map((line) => Number(line.split(' ')[1]));
+}
+
+/** The running logger: our child that is not one of the service's children. */
+function loggerPid() {
+  const ours = descendantsOf(process.pid).filter((pid) => !children.has(pid) && procStat(pid)?.ppid === process.pid);
+  return ours.length === 1 ? ours[0] : undefined;
+}
+
+test('the logger receives every line, the log file too', async (t) => {
+  const dir = tmpdir(t);
+  const { output } = open(dir, { log: 'app.log', logger: 'exec cat > logger.out' });
+  await runChild(output, [100000, '--to=alt']).exited;
+  await close(output);
+  for (const file of ['app.log', 'logger.out']) {
+    const got = lines(path.join(dir, file));
+    assert.equal(got.length, 100000, file);
+    got.forEach((line, i) => {
+      if (line !== `${i % 2 === 0 ? 'out' : 'err'} ${i + 1}`) assert.fail(`${file} line ${i + 1}: ${line}`);
+    });
+  }
+  assert.equal(output.droppedLines(), 0);
+});
+
+test('a logger killed between lines is started again and gets the lines written meanwhile', async (t) => {
+  const dir = tmpdir(t);
+  const out = path.join(dir, 'logger.out');
+  const go = path.join(dir, 'go');
+  const { output, messages } = open(dir, { logger: 'exec cat >> logger.out' });
+  const child = runChild(output, [20000, '--pause-at=10000', `--go-file=${go}`]);
+  await waitFor(() => lines(out).length === 10000, { timeout: 10000, message: 'first half at the logger' });
+  const first = loggerPid();
+  assert.ok(first, 'logger running');
+  native.kill(first, 'SIGKILL');
+  fs.writeFileSync(go, ''); // the service goes on while the logger is down
+  await child.exited;
+  await waitFor(() => lines(out).length === 20000, { timeout: 10000, message: 'second half at the new logger' });
+  const second = loggerPid();
+  assert.ok(second && second !== first, 'a new logger');
+  assert.deepEqual(numbers(out), Array.from({ length: 20000 }, (_, i) => i + 1));
+  assert.equal(output.droppedLines(), 0);
+  assert.ok(messages.some((m) => /^logger killed by SIGKILL; starting it again in \d\.\ds$/.test(m)), messages.join('\n'));
+  await close(output);
+});
+
+test('a logger killed mid-stream: after the restart every later line arrives, none twice or out of order', async (t) => {
+  const dir = tmpdir(t);
+  const out = path.join(dir, 'logger.out');
+  const { output } = open(dir, { logger: 'exec cat >> logger.out' });
+  const total = 300000;
+  const child = runChild(output, [total]);
+  await waitFor(() => fs.existsSync(out) && fs.statSync(out).size > 100_000, { timeout: 10000, message: 'logger busy' });
+  native.kill(loggerPid(), 'SIGKILL');
+  await child.exited;
+  await waitFor(() => numbers(out).at(-1) === total, { timeout: 10000, message: 'last line at the new logger' });
+  await close(output);
+  const got = numbers(out);
+  for (let i = 1; i < got.length; i++) {
+    if (!(got[i] > got[i - 1])) assert.fail(`line ${i}: ${got[i]} after ${got[i - 1]}`);
+  }
+  // Lines still in the pipe wait there for the next logger; only what the killed one had read
+  // and not yet written (one read buffer of cat, 128 KiB) can be lost.
+  const missing = total - got.length - output.droppedLines();
+  assert.ok(missing * 12 <= 128 * 1024, `${missing} lines lost with the killed logger`);
+  assert.equal(output.droppedLines(), 0, 'the buffer bound was not reached');
+});
+
+test('a logger that does not read: bounded buffer, oldest lines dropped and counted, the service never blocked', async (t) => {
+  const dir = tmpdir(t);
+  const out = path.join(dir, 'logger.out');
+  const go = path.join(dir, 'go');
+  const { output } = open(dir, {
+    log: 'app.log',
+    logger: `while [ ! -e ${go} ]; do sleep 0.02; done; exec cat > logger.out`,
+    loggerBufferBytes: 64 * 1024,
+  });
+  const total = 100000;
+  const started = Date.now();
+  await runChild(output, [total]).exited;
+  assert.ok(Date.now() - started < 10000, 'the service finished while the logger read nothing');
+  const dropped = output.droppedLines();
+  assert.ok(dropped > 0, 'lines were dropped');
+  fs.writeFileSync(go, '');
+  await close(output);
+  const got = numbers(out);
+  assert.equal(got.length + dropped, total, 'every line reached the logger or was counted as dropped');
+  assert.equal(got.at(-1), total, 'the newest lines are kept');
+  assert.equal(got[0], 1, 'what the pipe already held is delivered');
+  for (let i = 1; i < got.length; i++) assert.ok(got[i] > got[i - 1]);
+  assert.equal(lines(path.join(dir, 'app.log')).length, total, 'the log file missed nothing');
+});
+
+test('a logger that keeps dying is started at most once per restart period', async (t) => {
+  const dir = tmpdir(t);
+  const { output, messages } = open(dir, { logger: 'exit 3', loggerRestartMs: 200 });
+  await new Promise((resolve) => setTimeout(resolve, 700));
+  const restarts = messages.filter((m) => m.startsWith('logger exited with code 3')).length;
+  assert.ok(restarts >= 2 && restarts <= 4, `${restarts} exits in 700 ms`);
+  await close(output);
+});
+
+test('close: a logger that ignores end of input is stopped (TERM) within a bound', async (t) => {
+  const dir = tmpdir(t);
+  const { output } = open(dir, { logger: 'sleep 30' });
+  await waitFor(() => loggerPid(), { message: 'logger started' });
+  const pid = loggerPid();
+  const started = Date.now();
+  await close(output);
+  const took = Date.now() - started;
+  assert.ok(took >= 900 && took < 3000, `stopped after ${took} ms`);
+  assert.equal(procStat(pid), null, 'logger reaped');
+});
