@@ -1,0 +1,318 @@
+// The measurements, each run against one supervisor adapter in a fresh scratch directory.
+// A measurement that cannot run (tool missing, timeout, error) returns {na: reason}; it
+// never throws, so one broken part never stops the others.
+
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { bytesIn, killMarked, supervisorMemory } from './proc.mjs';
+import { StartFeed, writeServicePrograms } from './services.mjs';
+import { nowMs, sleep, summarize } from './stats.mjs';
+
+/** Every mark handed out, so an interrupted run can still KILL what it started. */
+export const marksUsed = [];
+let markCounter = 0;
+
+/** A scratch dir, its start feed and service programs, and the mark for this scenario. */
+export function makeContext(label) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `immortal-bench-${label}-`));
+  const tag = `immortal-bench-${process.pid}-${++markCounter}-${label}`;
+  marksUsed.push(tag);
+  let feed;
+  try {
+    feed = new StartFeed(dir);
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const programs = writeServicePrograms(dir, feed.path);
+  const env = { ...process.env, BENCH_MARK: tag };
+  delete env.BENCH_SERVICE;
+  return { dir, env, mark: ['BENCH_MARK', tag], feed, programs };
+}
+
+export function disposeContext(ctx) {
+  ctx.feed.close();
+  killMarked(...ctx.mark);
+  fs.rmSync(ctx.dir, { recursive: true, force: true });
+}
+
+function failure(err) {
+  return { na: String(err?.message ?? err).split('\n')[0].slice(0, 160) };
+}
+
+/** Runs body(adapter, ctx) between start and stop; stop and cleanup happen whatever happens. */
+async function withSupervisor(Supervisor, label, services, body, startOptions) {
+  let ctx;
+  try {
+    ctx = makeContext(`${Supervisor.id}-${label}`);
+  } catch (err) {
+    return failure(err);
+  }
+  const adapter = new Supervisor(ctx);
+  let result;
+  try {
+    ctx.startedAt = nowMs();
+    await adapter.start(services(ctx), startOptions?.(ctx));
+    result = await body(adapter, ctx);
+  } catch (err) {
+    result = failure(err);
+  } finally {
+    let leftovers = 0;
+    try {
+      leftovers = await adapter.stop();
+    } catch {
+      leftovers = killMarked(...ctx.mark);
+    }
+    if (leftovers > 0 && result && !result.na) result.forcedKills = leftovers;
+    disposeContext(ctx);
+  }
+  return result;
+}
+
+// ---- one idle service: memory, status queries, restart latency ------------------------------
+
+/** Samples of one command's wall time, up to `count` or `budgetMs`, at least `min`. */
+function timeCommand({ file, args, env }, { count, budgetMs, min = 10 }) {
+  const samples = [];
+  const deadline = nowMs() + budgetMs;
+  while (samples.length < count && (samples.length < min || nowMs() < deadline)) {
+    const started = nowMs();
+    const result = spawnSync(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30000 });
+    const elapsed = nowMs() - started;
+    if (result.status !== 0) {
+      throw new Error(`${path.basename(file)} ${args.join(' ')}: exit ${result.status} ${String(result.stderr || result.stdout).trim()}`);
+    }
+    samples.push(elapsed);
+  }
+  return samples;
+}
+
+async function timeQuery(query, { count, budgetMs }) {
+  await query(); // first connection, caches warm
+  const samples = [];
+  const deadline = nowMs() + budgetMs;
+  while (samples.length < count && nowMs() < deadline) {
+    const started = nowMs();
+    await query();
+    samples.push(nowMs() - started);
+  }
+  return samples;
+}
+
+export async function measureOneService(Supervisor, opts) {
+  const name = 'svc1';
+  return withSupervisor(Supervisor, 'one', (ctx) => [{ name, argv: [ctx.programs.idle, name] }], async (adapter, ctx) => {
+    const out = {};
+    let current = await ctx.feed.next(name, 60000);
+    await sleep(opts.settleMs);
+    const memory = supervisorMemory(...ctx.mark);
+    out.idle = { rssKb: memory.rssKb, pssKb: memory.pssKb, processes: memory.processes, names: memory.names };
+
+    try {
+      out.statusCli = summarize(timeCommand(adapter.statusCli(name), { count: opts.cliCount, budgetMs: opts.cliBudgetMs }));
+      out.statusCli.command = [path.basename(adapter.statusCli(name).file), ...adapter.statusCli(name).args.map((a) => path.basename(a))].join(' ');
+    } catch (err) {
+      out.statusCli = failure(err);
+    }
+
+    try {
+      if (adapter.statusApiBatch) {
+        const samples = adapter.statusApiBatch(name, opts.apiCount);
+        out.statusApi = samples ? summarize(samples) : { na: 'pm2 module not found for its API' };
+      } else {
+        const query = adapter.statusApi(name);
+        out.statusApi = query ? summarize(await timeQuery(query, { count: opts.apiCount, budgetMs: opts.apiBudgetMs })) : { na: 'no programmatic status' };
+      }
+    } catch (err) {
+      out.statusApi = failure(err);
+    }
+
+    // kill -9 the service once it has run 1.5 s (every supervisor here waits until 1 s
+    // after a start before the next one): latency = kill → the new process announces itself.
+    const latencies = [];
+    try {
+      for (let i = 0; i < opts.restarts; i++) {
+        const age = nowMs() - current.at;
+        if (age < opts.restartAgeMs) await sleep(opts.restartAgeMs - age);
+        ctx.feed.drain(name);
+        const killedAt = nowMs();
+        process.kill(current.pid, 'SIGKILL');
+        current = await ctx.feed.next(name, 20000);
+        latencies.push(current.at - killedAt);
+      }
+      out.restart = summarize(latencies);
+    } catch (err) {
+      out.restart = latencies.length > 0 ? { ...summarize(latencies), partial: failure(err).na } : failure(err);
+    }
+    return out;
+  });
+}
+
+// ---- log throughput -------------------------------------------------------------------------
+
+async function waitForBytes(target, bytes, timeoutMs) {
+  const deadline = nowMs() + timeoutMs;
+  for (;;) {
+    const have = bytesIn(target);
+    if (have >= bytes) return nowMs();
+    if (nowMs() > deadline) throw new Error(`timeout: ${(have / 1e6).toFixed(0)} of ${(bytes / 1e6).toFixed(0)} MB after ${timeoutMs / 1000} s`);
+    await sleep(5);
+  }
+}
+
+/** The baseline: the same generator with its stdout redirected to a file by the shell. */
+export async function measureDirectLog(opts) {
+  let ctx;
+  try {
+    ctx = makeContext('direct-log');
+  } catch (err) {
+    return failure(err);
+  }
+  try {
+    const file = path.join(ctx.dir, 'direct.log');
+    const fd = fs.openSync(file, 'a');
+    const child = spawn(ctx.programs.gen, ['direct', String(opts.logBytes)], { env: ctx.env, stdio: ['ignore', fd, 'ignore'] });
+    fs.closeSync(fd);
+    child.on('error', () => {});
+    const started = await ctx.feed.next('direct', 30000);
+    const done = await waitForBytes(file, opts.logBytes, opts.logTimeoutMs);
+    const seconds = (done - started.at) / 1000;
+    return { seconds, mbPerSecond: opts.logBytes / 1e6 / seconds };
+  } catch (err) {
+    return failure(err);
+  } finally {
+    disposeContext(ctx);
+  }
+}
+
+export async function measureLog(Supervisor, opts) {
+  const name = 'log1';
+  return withSupervisor(
+    Supervisor,
+    'log',
+    (ctx) => [{ name, argv: [ctx.programs.gen, name, String(opts.logBytes)], log: true }],
+    async (adapter, ctx) => {
+      const started = await ctx.feed.next(name, 60000);
+      const done = await waitForBytes(adapter.logTarget(name), opts.logBytes, opts.logTimeoutMs);
+      const seconds = (done - started.at) / 1000;
+      return { seconds, mbPerSecond: opts.logBytes / 1e6 / seconds };
+    },
+  );
+}
+
+// ---- following a daemon's pid ---------------------------------------------------------------
+
+/** Lines of the supervisor's stderr, awaitable by pattern. */
+class LineWatch {
+  constructor() {
+    this.lines = [];
+    this.waiters = [];
+  }
+
+  push = (line) => {
+    const at = nowMs();
+    for (const waiter of [...this.waiters]) {
+      const match = waiter.pattern.exec(line);
+      if (match) {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        waiter.resolve({ match, at });
+        return;
+      }
+    }
+    this.lines.push({ line, at });
+  };
+
+  next(pattern, timeoutMs) {
+    const index = this.lines.findIndex((entry) => pattern.test(entry.line));
+    if (index >= 0) {
+      const [entry] = this.lines.splice(index, 1);
+      return Promise.resolve({ match: pattern.exec(entry.line), at: entry.at });
+    }
+    return new Promise((resolve, reject) => {
+      const waiter = { pattern, resolve: (v) => (clearTimeout(timer), resolve(v)) };
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+}
+
+/**
+ * The service daemonizes (its first process exits, the pidfile names the background one).
+ * kill -9 the followed pid; latency = kill → the supervisor's "pid N exited" line.
+ */
+export async function measureFollow(Supervisor, opts) {
+  if (!Supervisor.follows) return { na: 'no pid-file following' };
+  const name = 'fol1';
+  const watch = new LineWatch();
+  return withSupervisor(
+    Supervisor,
+    'follow',
+    (ctx) => {
+      const pidfile = path.join(ctx.dir, 'fol1.pid');
+      return [{ name, argv: [ctx.programs.daemon, name, pidfile], follow: pidfile }];
+    },
+    async () => {
+      const latencies = [];
+      for (let i = 0; i < opts.follows; i++) {
+        const following = await watch.next(/following pid (\d+)/, 20000);
+        const pid = Number(following.match[1]);
+        await sleep(200);
+        watch.lines.length = 0;
+        const killedAt = nowMs();
+        process.kill(pid, 'SIGKILL');
+        const exited = await watch.next(new RegExp(`pid ${pid} exited`), 10000);
+        latencies.push(exited.at - killedAt);
+      }
+      return summarize(latencies);
+    },
+    () => ({ onLine: watch.push }),
+  );
+}
+
+// ---- 100 idle services ----------------------------------------------------------------------
+
+export async function measureHundred(Supervisor, opts) {
+  const names = Array.from({ length: opts.hundred }, (_, i) => `svc${String(i + 1).padStart(3, '0')}`);
+  return withSupervisor(
+    Supervisor,
+    'hundred',
+    (ctx) => names.map((name) => ({ name, argv: [ctx.programs.idle, name] })),
+    async (adapter, ctx) => {
+      await ctx.feed.all(names, opts.hundredTimeoutMs);
+      const allUpMs = nowMs() - ctx.startedAt;
+      await sleep(opts.settleMs);
+      const memory = supervisorMemory(...ctx.mark);
+      return { count: names.length, allUpMs, rssKb: memory.rssKb, pssKb: memory.pssKb, processes: memory.processes, names: memory.names };
+    },
+  );
+}
+
+// ---- calibration ----------------------------------------------------------------------------
+
+/**
+ * The floor under every latency here: kill -9 a child of the bench itself → its exit event
+ * in this Node.js process. On a busy machine this is mostly scheduling, and no supervisor
+ * (itself a separate process reporting through a pipe or a FIFO) can beat it.
+ */
+export async function measureFloor(count) {
+  const samples = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const child = spawn('sleep', ['100'], { stdio: 'ignore' });
+      const spawnError = new Promise((resolve, reject) => child.on('error', reject));
+      await Promise.race([sleep(100), spawnError]);
+      const exited = new Promise((resolve) => child.on('exit', () => resolve(nowMs())));
+      const killedAt = nowMs();
+      child.kill('SIGKILL');
+      samples.push((await Promise.race([exited, spawnError, sleep(5000).then(() => Promise.reject(new Error('no exit event')))])) - killedAt);
+    }
+  } catch (err) {
+    return failure(err);
+  }
+  return summarize(samples);
+}

@@ -1,0 +1,70 @@
+// The markdown table: one row per metric, one column per supervisor, "n/a" where a
+// measurement could not run, and a note saying why under the table.
+
+import { fmt, mib } from './stats.mjs';
+
+const ms = (summary, a = 'p50', b = 'max') => `${fmt(summary[a])} / ${fmt(summary[b])} ms`;
+
+export const ROWS = [
+  {
+    key: 'idle',
+    label: 'idle RSS, 1 service (all supervisor processes)',
+    cell: (r) => `${fmt(mib(r.rssKb))} MiB (${r.processes} proc)`,
+  },
+  { key: 'restart', label: 'restart after kill -9: p50 / max', cell: (r) => ms(r) },
+  {
+    key: 'log',
+    label: 'log throughput, 100-byte lines (% of direct redirect)',
+    cell: (r, direct) => `${fmt(r.mbPerSecond)} MB/s${direct?.mbPerSecond ? ` (${Math.round((100 * r.mbPerSecond) / direct.mbPerSecond)}%)` : ''}`,
+  },
+  { key: 'follow', label: 'follow-pid exit detection: p50 / max', cell: (r) => ms(r) },
+  { key: 'statusCli', label: 'status via its CLI: p50 / p99', cell: (r) => ms(r, 'p50', 'p99') },
+  { key: 'statusApi', label: 'status via socket / RPC / status file: p50 / p99', cell: (r) => ms(r, 'p50', 'p99') },
+  {
+    key: 'hundred',
+    label: (n) => `${n} services: RSS of supervisor processes (per service)`,
+    cell: (r) => `${fmt(mib(r.rssKb))} MiB (${fmt(mib(r.rssKb) / r.count)})`,
+  },
+  {
+    key: 'hundredPss',
+    from: 'hundred',
+    label: (n) => `${n} services: PSS (shared pages split)`,
+    cell: (r) => `${fmt(mib(r.pssKb))} MiB (${fmt(mib(r.pssKb) / r.count)})`,
+  },
+  { key: 'hundredUp', from: 'hundred', label: (n) => `${n} services: all started after`, cell: (r) => `${fmt(r.allUpMs)} ms` },
+];
+
+/** results: {id: {idle, restart, …}}; columns: [{id, label}]. Returns markdown text. */
+export function renderTable(columns, results, direct, hundred = 100) {
+  const lines = [];
+  lines.push(`| metric | ${columns.map((c) => c.label).join(' | ')} |`);
+  lines.push(`|---|${columns.map(() => '---:').join('|')}|`);
+  const notes = new Map();
+  for (const row of ROWS) {
+    const cells = columns.map((column) => {
+      const value = results[column.id]?.[row.from ?? row.key];
+      if (!value || value.na) {
+        const reason = value?.na ?? 'not measured';
+        const key = `${column.label}: ${reason}`;
+        if (!notes.has(key)) notes.set(key, new Set());
+        notes.get(key).add(row.from ?? row.key);
+        return 'n/a';
+      }
+      let text = row.cell(value, direct);
+      if (value.partial) text += ' *';
+      return text;
+    });
+    const base = typeof row.label === 'function' ? row.label(hundred) : row.label;
+    const label = row.key === 'log' && direct?.mbPerSecond ? `${base}; direct: ${fmt(direct.mbPerSecond)} MB/s` : base;
+    lines.push(`| ${label} | ${cells.join(' | ')} |`);
+  }
+  const noteLines = [];
+  for (const [key, metrics] of notes) noteLines.push(`- n/a — ${key} (${[...metrics].join(', ')})`);
+  for (const column of columns) {
+    for (const [metric, value] of Object.entries(results[column.id] ?? {})) {
+      if (value?.partial) noteLines.push(`- \\* ${column.label} ${metric}: stopped early — ${value.partial}`);
+      if (value?.forcedKills) noteLines.push(`- ${column.label} ${metric}: ${value.forcedKills} process(es) outlived the supervisor's stop and were KILLed`);
+    }
+  }
+  return `${lines.join('\n')}\n${noteLines.length ? `\n${noteLines.join('\n')}\n` : ''}`;
+}
