@@ -346,6 +346,11 @@ Napi::Value Pipe(const Napi::CallbackInfo& info) {
     ErrnoError(env, errno, "pipe2").ThrowAsJavaScriptException();
     return env.Undefined();
   }
+#if defined(__linux__) && defined(F_SETPIPE_SZ)
+  // Log pipes: 1 MiB instead of 64 KiB means 16x fewer wake-ups per byte logged. Best
+  // effort: an unprivileged user above /proc/sys/fs/pipe-max-size keeps the default.
+  fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
+#endif
   Napi::Array out = Napi::Array::New(env, 2);
   out.Set(0u, Napi::Number::New(env, fds[0]));
   out.Set(1u, Napi::Number::New(env, fds[1]));

@@ -14,19 +14,19 @@ function statFields(pid: number): string[] | undefined {
   }
 }
 
-let bootTimeMs: number | undefined;
 const clockTicksPerSecond = 100; // USER_HZ: fixed at 100 on every Linux ABI for /proc
 
+/**
+ * Boot time from now − /proc/uptime (10 ms resolution). /proc/stat's btime is whole
+ * seconds, which would make a start time up to 1 s early — enough to pass a recycled pid
+ * off as the one that wrote a pidfile.
+ */
 function bootTime(): number | undefined {
-  if (bootTimeMs === undefined) {
-    try {
-      const line = readFileSync('/proc/stat', 'latin1').split('\n').find((l) => l.startsWith('btime '));
-      if (line) bootTimeMs = Number(line.slice(6)) * 1000;
-    } catch {
-      return undefined;
-    }
+  try {
+    return Date.now() - Number(readFileSync('/proc/uptime', 'latin1').split(' ')[0]) * 1000;
+  } catch {
+    return undefined;
   }
-  return bootTimeMs;
 }
 
 /** Wall-clock start time of pid in ms (10 ms resolution), or undefined when unknown. */

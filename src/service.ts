@@ -38,6 +38,8 @@ export interface StatusSnapshot {
   backoffMs: number;
   /** Lines dropped by the logger buffer. */
   logDroppedLines: number;
+  /** The log file's current write error (ENOSPC…), or undefined while writes succeed. */
+  logError?: string;
 }
 
 /** Every method returns '' on success or the error text for `{"Err": …}`. */

@@ -154,6 +154,7 @@ describe('metrics rendering', () => {
     assert.match(text, /^immortal_uptime_seconds\{service="web"\} 2\.5$/m);
     assert.match(text, /^immortal_backoff_seconds\{service="web"\} 2$/m);
     assert.match(text, /^immortal_starts_total\{service="web"\} 3$/m);
+    assert.match(text, /^immortal_log_write_error\{service="web"\} 0$/m);
     assert.match(text, /^immortal_last_exit_code\{service="odd\\"name\\\\"\} 143$/m);
     assert.match(text, /^immortal_last_exit_timestamp_seconds\{service="odd\\"name\\\\"\} 1700000009$/m);
     assert.doesNotMatch(text, /immortal_last_exit_code\{service="web"\}/, 'no exit yet → no sample');
@@ -161,7 +162,7 @@ describe('metrics rendering', () => {
   test('every family has HELP and TYPE once', () => {
     for (const family of ['immortal_starts_total', 'immortal_up', 'immortal_following', 'immortal_last_exit_code',
       'immortal_last_exit_timestamp_seconds', 'immortal_uptime_seconds', 'immortal_start_failures_total',
-      'immortal_backoff_seconds', 'immortal_log_dropped_lines_total']) {
+      'immortal_backoff_seconds', 'immortal_log_dropped_lines_total', 'immortal_log_write_error']) {
       assert.equal(text.split(`# HELP ${family} `).length, 2, family);
       assert.equal(text.split(`# TYPE ${family} `).length, 2, family);
     }

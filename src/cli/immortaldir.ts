@@ -66,6 +66,8 @@ function main(argv: string[]): void {
   process.on('SIGTERM', stopAll);
   process.on('SIGINT', stopAll);
   process.on('SIGHUP', rescan);
+  // External logrotate: reopen every service's log files, as `immortal` does on SIGUSR1.
+  process.on('SIGUSR1', () => table.runtimes().forEach(({ runtime }) => runtime.output.reopen()));
   process.on('uncaughtException', (err) => dirLog(`internal error (services keep running): ${err.stack}`));
 }
 

@@ -74,8 +74,14 @@ const FAMILIES: readonly Family[] = [
   {
     name: 'immortal_log_dropped_lines_total',
     type: 'counter',
-    help: 'Log lines dropped because the log buffer was full.',
+    help: 'Log lines dropped (logger buffer full, or log file write errors).',
     value: (s) => s.logDroppedLines,
+  },
+  {
+    name: 'immortal_log_write_error',
+    type: 'gauge',
+    help: '1 while the log file cannot be written (disk full...), else 0.',
+    value: (s) => (s.logError === undefined ? 0 : 1),
   },
 ];
 
