@@ -161,7 +161,9 @@ export class ServiceTable {
       desired.set(name, this.load(name, file));
     }
     const graph: RequireGraph = new Map();
-    for (const [name, d] of desired) if (d.config) graph.set(name, d.config.require);
+    // A file that does not load is still a known name: its old service may be running, and
+    // otherwise its dependents just wait for it (its own require: is unknown, so none).
+    for (const [name, d] of desired) graph.set(name, d.config?.require ?? []);
     for (const [name, error] of requireErrors(graph)) desired.set(name, { ...desired.get(name)!, error });
     return desired;
   }

@@ -4,6 +4,7 @@
 
 import type { Config, LogConfig } from '../config';
 import { FileWriter, type FileWriterOptions } from './file-writer';
+import { inheritedStdio } from './inherited-stdio';
 import { LoggerPipe } from './logger-pipe';
 import { ServiceStream } from './stream';
 
@@ -32,11 +33,12 @@ export interface OutputOwner {
   gid: number;
 }
 
-/** The service shares the supervisor's stdout and stderr. */
+/** The service shares the supervisor's stdout and stderr (blocking: see inherited-stdio.ts). */
 export function inheritedOutput(): ServiceOutput {
+  const [stdoutFd, stderrFd] = inheritedStdio();
   return {
-    stdoutFd: 1,
-    stderrFd: 2,
+    stdoutFd,
+    stderrFd,
     reopen() {},
     endOfRun() {},
     droppedLines: () => 0,
@@ -89,8 +91,8 @@ export function openServiceOutput(config: Config, owner?: OutputOwner, opts: Out
     if (stderr) streams.push(stderr);
     let closed: Promise<void> | undefined;
     return {
-      stdoutFd: stdout?.writeFd ?? 1,
-      stderrFd: stderr?.writeFd ?? stdout?.writeFd ?? 2,
+      stdoutFd: stdout?.writeFd ?? inheritedStdio()[0],
+      stderrFd: stderr?.writeFd ?? stdout?.writeFd ?? inheritedStdio()[1],
       reopen: () => writers.forEach((writer) => writer.reopen()),
       endOfRun: () => streams.forEach((stream) => stream.endOfRun()),
       droppedLines: () => writers.reduce((sum, w) => sum + w.droppedLines(), logger?.droppedLines() ?? 0),
