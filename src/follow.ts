@@ -4,7 +4,7 @@
 
 import { readFileSync, statSync } from 'node:fs';
 import { alive } from './native';
-import { processArgv, processStartTime, processState } from './proc';
+import { descendsFrom, processArgv, processStartTime, processState } from './proc';
 
 /** Largest pid any kernel hands out (Linux pid_max is at most 2^22). */
 const maxPid = 4194304;
@@ -28,17 +28,28 @@ export function readPidfile(file: string): number | undefined {
 export interface FollowCandidateCheck {
   /** Our own pid and our direct child's: never followed. */
   exclude: number[];
+  /**
+   * When set (the supervisor's pid), the pid must descend from it. As a subreaper we stay
+   * the ancestor of everything our command forks, double-forked daemons and re-exec'd
+   * masters included; anything else a pidfile names — the prefix of a half-written pid, a
+   * stale or recycled pid, garbage that happens to be a live pid — belongs to some other
+   * program. Left unset at start-up, when the pidfile may name a daemon an earlier
+   * supervisor left running.
+   */
+  ancestor?: number;
 }
 
 /**
  * The pid the pidfile names, if it may be followed: not pid 1, not us or our child, alive,
- * not a zombie, and started no later than the pidfile was last written (a pid recycled
- * after the pidfile was written started after it: that is not the process that wrote it).
+ * not a zombie, our descendant when asked, and started no later than the pidfile was last
+ * written (a pid recycled after the pidfile was written started after it: that is not the
+ * process that wrote it).
  */
 export function followablePid(file: string, check: FollowCandidateCheck): number | undefined {
   const pid = readPidfile(file);
   if (pid === undefined || pid === 1 || check.exclude.includes(pid)) return undefined;
   if (!alive(pid) || processState(pid) === 'Z') return undefined;
+  if (check.ancestor !== undefined && descendsFrom(pid, check.ancestor) === false) return undefined;
   // Kernel threads have an empty cmdline; no pidfile of a service names one.
   if (processState(pid) !== undefined && processArgv(pid) === undefined) return undefined;
   const started = processStartTime(pid);

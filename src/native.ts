@@ -198,9 +198,17 @@ export function flock(fd: number): void {
   addon.flock(fd);
 }
 
+let subreaper = false;
+
 /** Become the reaper of orphaned descendants (Linux, FreeBSD); false where unsupported. */
 export function setSubreaper(): boolean {
-  return addon.setSubreaper();
+  subreaper = addon.setSubreaper() || subreaper;
+  return subreaper;
+}
+
+/** Whether setSubreaper() succeeded: then every process our children fork stays our descendant. */
+export function isSubreaper(): boolean {
+  return subreaper;
 }
 
 /** Credentials of the process at the other end of a connected unix socket. */

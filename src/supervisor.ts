@@ -14,7 +14,7 @@ import type { Config } from './config';
 import { followablePid, readPidfile, waitForFollowablePid } from './follow';
 import { runShellCommand, spawnService, type LaunchContext } from './launch';
 import type { ServiceOutput } from './log/output';
-import { alive, kill, killpg, signalNumber, watchExit, type ExitStatus, type ExitWatch } from './native';
+import { alive, isSubreaper, kill, killpg, signalNumber, watchExit, type ExitStatus, type ExitWatch } from './native';
 import { descendsFrom, processArgv, processGroup, processStartTime } from './proc';
 import { forgetChild } from './reaper';
 import type { ExitRecord, ServiceControl, StatusSnapshot } from './service';
@@ -209,6 +209,7 @@ export class Supervisor implements ServiceControl {
       lastStartError: this.lastStartError,
       backoffMs: this.backoffMs,
       logDroppedLines: this.opts.output.droppedLines(),
+      logError: this.opts.output.lastError(),
     };
   }
 
@@ -236,6 +237,8 @@ export class Supervisor implements ServiceControl {
 
   private onChildExit(status: ExitStatus): void {
     if (this.proc?.pid !== status.pid) return;
+    // Its last partial line is ended now, not glued to the next run's first line.
+    this.opts.output.endOfRun();
     const goneProc = this.proc;
     this.recordExit(status.code, status.signal);
     switch (this.state) {
@@ -363,12 +366,18 @@ export class Supervisor implements ServiceControl {
     this.note = `looking for a pid in ${this.config.pid.follow}`;
     // What our own command started hands over only to our descendants; a daemon an earlier
     // supervisor left us re-execs outside our tree, so its successor cannot be held to that.
-    const check = { exclude: [process.pid, gone.pid], ancestor: gone.ours ? process.pid : undefined };
+    // Descent proves a pid is ours only while orphans are re-parented to us (subreaper).
+    const check = { exclude: [process.pid, gone.pid], ancestor: gone.ours && isSubreaper() ? process.pid : undefined };
     void waitForFollowablePid(this.config.pid.follow, check, followGraceMs, () => generation !== this.generation)
       .then((pid) => {
         if (generation !== this.generation || this.state !== 'waiting') return;
         this.note = undefined;
-        if (pid !== undefined && this.follow(pid, 'followed')) return;
+        if (pid !== undefined && this.follow(pid, 'followed')) {
+          // A handover (the foreground daemonized, a master re-exec'd) is no crash: it must
+          // not bring the crash-loop backoff closer (recordExit counted it as a quick exit).
+          this.quickExits = Math.max(0, this.quickExits - 1);
+          return;
+        }
         this.decideRestart();
       });
   }
