@@ -2,28 +2,10 @@
 // it names may be supervised. A wrong answer here means signalling or waiting on some
 // unrelated process, so every doubt answers "no": the command is then started again.
 
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { alive } from './native';
+import { readPidfile } from './pidfile';
 import { descendsFrom, processArgv, processStartTime, processState } from './proc';
-
-/** Largest pid any kernel hands out (Linux pid_max is at most 2^22). */
-const maxPid = 4194304;
-
-/** The pid in a pidfile, or undefined for missing, empty, partial or garbage content. */
-export function readPidfile(file: string): number | undefined {
-  let text: string;
-  try {
-    text = readFileSync(file, 'latin1');
-  } catch {
-    return undefined;
-  }
-  // A half-written "1234\n" read as "12" is caught later: the caller re-reads the file
-  // after arming the exit watch, and a kernel thread or an older process fails the checks.
-  const match = /^\s*(\d{1,7})\s*$/.exec(text);
-  if (!match) return undefined;
-  const pid = Number(match[1]);
-  return pid > 0 && pid <= maxPid ? pid : undefined;
-}
 
 export interface FollowCandidateCheck {
   /** Our own pid and our direct child's: never followed. */
@@ -52,16 +34,46 @@ export function followablePid(file: string, check: FollowCandidateCheck): number
   if (check.ancestor !== undefined && descendsFrom(pid, check.ancestor) === false) return undefined;
   // Kernel threads have an empty cmdline; no pidfile of a service names one.
   if (processState(pid) !== undefined && processArgv(pid) === undefined) return undefined;
-  const started = processStartTime(pid);
+  const delay = writeDelayMs(pid, file);
+  if (delay === null || (delay !== undefined && delay < -startTimeSlackMs)) return undefined;
+  return pid;
+}
+
+/** We write child.pid within milliseconds of the fork; a larger gap is not our write. */
+const adoptionWindowMs = 5000;
+
+/**
+ * The pid in our child.pid when it is still the service an earlier supervisor started:
+ * alive, the same argv, and started just before the file was written. Unlike following,
+ * an unknown start time (no /proc) means no.
+ */
+export function adoptablePid(file: string, command: string[]): number | undefined {
+  const pid = readPidfile(file);
+  if (pid === undefined || pid === process.pid || !alive(pid)) return undefined;
+  const argv = processArgv(pid);
+  if (!argv || argv.join('\0') !== command.join('\0')) return undefined;
+  const delay = writeDelayMs(pid, file);
+  if (delay === null || delay === undefined || delay < -startTimeSlackMs || delay > adoptionWindowMs) return undefined;
+  return pid;
+}
+
+/** Start times have 10 ms resolution (clock ticks); allow that much. */
+const startTimeSlackMs = 20;
+
+/**
+ * ms from pid's start to the pidfile's last write: negative when the process is younger than
+ * the file (a pid recycled after the file was written); undefined when /proc cannot tell;
+ * null when the file is gone.
+ */
+function writeDelayMs(pid: number, file: string): number | undefined | null {
   let written: number;
   try {
     written = statSync(file).mtimeMs;
   } catch {
-    return undefined;
+    return null;
   }
-  // Start time has 10 ms resolution (clock ticks); allow that much.
-  if (started !== undefined && started > written + 20) return undefined;
-  return pid;
+  const started = processStartTime(pid);
+  return started === undefined ? undefined : written - started;
 }
 
 /**

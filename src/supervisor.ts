@@ -8,14 +8,16 @@
 //
 // Native callbacks and signals only call these methods; nothing else mutates the state.
 
-import { writeFileSync, renameSync, unlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { backoffDelayMs } from './backoff';
 import type { Config } from './config';
-import { followablePid, readPidfile, waitForFollowablePid } from './follow';
+import { adoptablePid, followablePid, waitForFollowablePid } from './follow';
 import { runShellCommand, spawnService, type LaunchContext } from './launch';
 import type { ServiceOutput } from './log/output';
-import { alive, isSubreaper, kill, killpg, signalNumber, watchExit, type ExitStatus, type ExitWatch } from './native';
-import { descendsFrom, processArgv, processGroup, processStartTime } from './proc';
+import { alive, isSubreaper, kill, signalNumber, watchExit, type ExitStatus, type ExitWatch } from './native';
+import { readPidfile, removePidfileIfOurs, writePidfileAtomically } from './pidfile';
+import { descendsFrom, processStartTime } from './proc';
+import { groupAlive, killGroup, serviceGroup } from './process-group';
 import { forgetChild } from './reaper';
 import type { ExitRecord, ServiceControl, StatusSnapshot } from './service';
 
@@ -51,8 +53,6 @@ export interface SupervisorOptions {
   minRestartMs?: number;
 }
 
-/** Quick exits restarted by the 1 s rule alone before the exponential backoff begins. */
-const freeQuickRestarts = 3;
 /** How long after the direct child's exit a pidfile may take to name the daemon. */
 const followGraceMs = 1000;
 /** While stopping: how often to look whether the rest of the service's group is gone. */
@@ -424,7 +424,7 @@ export class Supervisor implements ServiceControl {
     this.state = 'stopping';
     this.afterStop = then;
     this.killDeadline = Date.now() + this.config.stopTimeout * 1000;
-    this.stopGroup = this.groupOf(this.proc!);
+    this.stopGroup = serviceGroup(this.proc!.pid, this.proc!.kind === 'child');
     this.signalService('SIGTERM');
     // A stopped process cannot act on TERM until continued.
     this.signalService('SIGCONT');
@@ -484,9 +484,7 @@ export class Supervisor implements ServiceControl {
 
   /** The 1 s rule, plus the crash-loop backoff once quick exits pile up. */
   private restartDelay(): number {
-    const excess = this.quickExits - freeQuickRestarts;
-    const cap = this.config.backoffCap * 1000;
-    this.backoffMs = cap <= 0 || excess <= 0 ? 0 : Math.min(cap, 1000 * 2 ** (excess - 1));
+    this.backoffMs = backoffDelayMs(this.quickExits, this.config.backoffCap * 1000);
     const ruleMs = Math.max(0, this.lastAttemptMono + this.minRestartMs - performance.now());
     return ruleMs + this.backoffMs;
   }
@@ -512,13 +510,6 @@ export class Supervisor implements ServiceControl {
     } catch (err) {
       this.opts.log(`post_exit failed: ${(err as Error).message}`);
     }
-  }
-
-  private groupOf(proc: Tracked): number {
-    if (proc.kind === 'child') return proc.pid; // setsid made it a group leader
-    const pgid = processGroup(proc.pid);
-    // Never our own group: signalling it would hit the supervisor.
-    return pgid !== undefined && pgid > 1 && pgid !== processGroup(process.pid) ? pgid : 0;
   }
 
   /** TERM/KILL/CONT to the whole group when we know it, else to the pid alone. */
@@ -573,57 +564,4 @@ export class Supervisor implements ServiceControl {
     if (this.startTimer) clearTimeout(this.startTimer);
     this.startTimer = undefined;
   }
-}
-
-function groupAlive(pgid: number): boolean {
-  try {
-    killpg(pgid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function killGroup(pgid: number, sig: string): boolean {
-  try {
-    killpg(pgid, sig);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Written to a temp name and renamed: a reader never sees half a pidfile. */
-export function writePidfileAtomically(file: string, pid: number): void {
-  const temp = `${file}.new`;
-  writeFileSync(temp, `${pid}\n`);
-  renameSync(temp, file);
-}
-
-export function removePidfileIfOurs(file: string, pid: number): void {
-  try {
-    if (readPidfile(file) === pid) unlinkSync(file);
-  } catch {
-    // already gone
-  }
-}
-
-/**
- * The pid in our child.pid when it is still the same service: alive, same argv, and started
- * just before the pidfile was written (we write it within milliseconds of the fork).
- */
-function adoptablePid(file: string, command: string[]): number | undefined {
-  const pid = readPidfile(file);
-  if (pid === undefined || pid === process.pid || !alive(pid)) return undefined;
-  const argv = processArgv(pid);
-  if (!argv || argv.join('\0') !== command.join('\0')) return undefined;
-  const started = processStartTime(pid);
-  let written: number;
-  try {
-    written = statSync(file).mtimeMs;
-  } catch {
-    return undefined;
-  }
-  if (started === undefined || started > written + 20 || written - started > 5000) return undefined;
-  return pid;
 }
