@@ -7,8 +7,9 @@ import type { Config } from './config';
 import { startControlServer, type ControlServer } from './control/server';
 import { resolveUser } from './launch';
 import { openServiceOutput, type ServiceOutput } from './log/output';
+import { removePidfileIfOurs, writePidfileAtomically } from './pidfile';
 import { acquireSuperviseDir, type SuperviseDir } from './supervise-dir';
-import { removePidfileIfOurs, Supervisor, writePidfileAtomically, type SupervisorOptions } from './supervisor';
+import { Supervisor, type SupervisorOptions } from './supervisor';
 
 export interface ServiceRuntimeOptions {
   log: (line: string) => void;
