@@ -1,6 +1,7 @@
 // Flags and run.yml → Config: what an operator types, and what immortal makes of it.
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -345,11 +346,27 @@ test('an unknown key close to a known one gets a suggestion', () => {
   assert.match(err.message, /unknown key "retires" \(did you mean "retries"\?\)/);
 });
 
-test('a directory that is not writable for the log is refused (as non-root)', { skip: process.getuid() === 0 && 'root may write anywhere' }, () => {
-  const dir = fs.mkdtempSync(path.join(scratch, 'ro-'));
-  fs.chmodSync(dir, 0o500);
-  const err = errorOf(() => load(['-l', path.join(dir, 'app.log'), 'sleep']));
-  assert.match(err.message, /-l: .*not writable/);
+// Root may write anywhere, so as root the same load runs as nobody (setpriv, util-linux).
+test('a directory that is not writable for the log is refused', () => {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'immortal-ro-'));
+  try {
+    fs.chmodSync(base, 0o755);
+    const dir = path.join(base, 'ro');
+    fs.mkdirSync(dir, { mode: 0o555 });
+    const argv = ['-l', path.join(dir, 'app.log'), 'sleep'];
+    if (process.getuid() !== 0) {
+      assert.match(errorOf(() => load(argv)).message, /-l: .*not writable/);
+      return;
+    }
+    const script = `const { loadConfig } = require(${JSON.stringify(path.resolve('dist/config.js'))});
+      const { parseFlags } = require(${JSON.stringify(path.resolve('dist/cli/flags.js'))});
+      try { loadConfig(parseFlags(${JSON.stringify(argv)}), {}, { pid: 1, home: '/nonexistent', uid: 65534 }); console.log('accepted'); }
+      catch (err) { console.log(err.message); }`;
+    const out = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' });
+    assert.match(out, /-l: .*not writable/);
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
 });
 
 test('ConfigError is an Error with a plain one-line message', () => {

@@ -487,7 +487,9 @@ describe('peer credentials', () => {
     return JSON.parse(out);
   }
 
-  test('root and the owner may signal; another uid gets 403 but can read status', { skip: !isRoot && 'needs root to act as another user' }, async () => {
+  // As root the peer is a real second user; otherwise we are the stranger to a fake owner.
+  test('root and the owner may signal; another uid gets 403 but can read status', async () => {
+    if (!isRoot) return strangerGets403();
     const root = makeTempDir();
     fs.chmodSync(root, 0o755);
     const fake = await startFake(path.join(root, 'web'), { pid: 9, running: true, upForMs: 0, mode: 0o666 });
@@ -512,7 +514,7 @@ describe('peer credentials', () => {
     }
   });
 
-  test('a non-root peer that is not the owner gets 403', { skip: isRoot && 'covered with a real second user above' }, async () => {
+  async function strangerGets403() {
     const fake = await startFake(path.join(makeTempDir(), 'web'), { ownerUid: process.getuid() + 1 });
     try {
       const res = await rawRequest(fake.socketPath, '/signal/t');
@@ -521,5 +523,5 @@ describe('peer credentials', () => {
     } finally {
       await fake.stop();
     }
-  });
+  }
 });
