@@ -2,13 +2,16 @@
 // lock, the log output, the control socket and the Supervisor. Shared by `immortal` (one)
 // and `immortaldir` (many in one process).
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, utimesSync } from 'node:fs';
+import path from 'node:path';
 import type { Config } from './config';
-import { startControlServer, type ControlServer } from './control/server';
+import { startControlServer, type ControlServer, type ControlServerOptions } from './control/server';
 import { resolveUser } from './launch';
 import { openServiceOutput, type ServiceOutput } from './log/output';
-import { removePidfileIfOurs, writePidfileAtomically } from './pidfile';
-import { acquireSuperviseDir, type SuperviseDir } from './supervise-dir';
+import { readPidfile, removePidfileIfOurs, writePidfileAtomically } from './pidfile';
+import { processStartTime } from './proc';
+import { acquireSuperviseDir } from './supervise-dir';
+import { SuperviseDirWatch } from './supervise-dir-watch';
 import { Supervisor, type SupervisorOptions } from './supervisor';
 
 export interface ServiceRuntimeOptions {
@@ -34,8 +37,9 @@ export async function openServiceRuntime(config: Config, opts: ServiceRuntimeOpt
   const user = resolveUser(config);
   const dir = acquireSuperviseDir(config.superviseDir);
   let output: ServiceOutput | undefined;
+  let server: ControlServer | undefined;
   try {
-    output = openServiceOutput(config, user && { uid: user.uid, gid: user.gid });
+    output = openServiceOutput(config, user && { uid: user.uid, gid: user.gid }, { report: opts.log });
     const supervisor = new Supervisor({
       config,
       launch: { config, user, stdoutFd: output.stdoutFd, stderrFd: output.stderrFd },
@@ -48,25 +52,51 @@ export async function openServiceRuntime(config: Config, opts: ServiceRuntimeOpt
       log: opts.log,
       minRestartMs: testRestartMs(),
     });
-    const server = await startControlServer(supervisor, {
-      socketPath: dir.socketPath,
+    const serverOptions: Omit<ControlServerOptions, 'socketPath'> = {
       mode: config.socket.mode,
       gid: config.socket.group === undefined ? undefined : groupId(config.socket.group),
-    });
+    };
+    const startServer = (socketPath: string) => startControlServer(supervisor, { ...serverOptions, socketPath });
+    server = await startServer(dir.socketPath);
     if (config.pid.parent) writePidfileAtomically(config.pid.parent, process.pid);
-    return { supervisor, output, close: () => closeAll(config, server, output!, dir) };
+    const watch = new SuperviseDirWatch(dir, server, {
+      startServer,
+      restore: (recreated) => restoreChildPidfile(supervisor, recreated.dir, opts.log),
+      log: opts.log,
+    });
+    return { supervisor, output, close: () => closeAll(config, watch, output!) };
   } catch (err) {
+    await server?.close();
     await output?.close();
     dir.release();
     throw err;
   }
 }
 
-async function closeAll(config: Config, server: ControlServer, output: ServiceOutput, dir: SuperviseDir): Promise<void> {
-  await server.close();
+async function closeAll(config: Config, watch: SuperviseDirWatch, output: ServiceOutput): Promise<void> {
+  const { dir, server } = await watch.stop();
+  await server?.close();
   await output.close();
   if (config.pid.parent) removePidfileIfOurs(config.pid.parent, process.pid);
   dir.release();
+}
+
+/**
+ * child.pid in a recreated supervise dir: without it a supervisor killed later could not
+ * re-adopt the service. Its mtime is set to the process's start time, because re-adoption
+ * trusts only a pidfile written within seconds of the process's start.
+ */
+function restoreChildPidfile(supervisor: Supervisor, dir: string, log: (line: string) => void): void {
+  const { running, fpid, pid, since } = supervisor.snapshot();
+  const file = path.join(dir, 'child.pid');
+  if (!running || fpid || readPidfile(file) === pid) return;
+  try {
+    writePidfileAtomically(file, pid);
+    const startedSeconds = (processStartTime(pid) ?? since) / 1000;
+    utimesSync(file, startedSeconds, startedSeconds);
+  } catch (err) {
+    log(`cannot write ${file}: ${(err as Error).message}`);
+  }
 }
 
 /** Tests may shorten the 1 s rule; production never sets this, and it is tested apart. */

@@ -9,8 +9,15 @@ export interface SuperviseDir {
   readonly dir: string;
   readonly socketPath: string;
   /**
-   * Removes the lock and, if then empty, the directory; call on clean exit only. child.pid
-   * stays when the service was left running (exit), so the next supervisor re-adopts it.
+   * True while `lock` at the path is still the file we hold locked. False once the file or
+   * the whole directory was removed (rm -rf, a tmp cleaner): our flock then guards nothing.
+   */
+  holdsLock(): boolean;
+  /**
+   * Drops the lock. Only while `lock` is still ours does it also remove the file and, if
+   * then empty, the directory: a lock we lost may already belong to a successor. Call on
+   * clean exit. child.pid stays when the service was left running (exit), so the next
+   * supervisor re-adopts it.
    */
   release(): void;
 }
@@ -18,19 +25,23 @@ export interface SuperviseDir {
 export class SuperviseDirBusy extends Error {}
 
 export function acquireSuperviseDir(dir: string): SuperviseDir {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // 0755: the socket's own mode (0600 by default, socket.mode) is what guards it; a 0700
+  // directory would make `socket: {mode: 0660, group: ops}` useless.
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
   const lockPath = path.join(dir, 'lock');
   const fd = lockExclusively(lockPath);
+  let released = false;
   return {
     dir,
     socketPath: path.join(dir, 'immortal.sock'),
+    holdsLock: () => !released && sameFile(fd, lockPath),
     release() {
-      try {
-        unlinkSync(path.join(dir, 'lock'));
-      } catch {
-        // not there
-      }
+      if (released) return;
+      const ours = sameFile(fd, lockPath);
+      released = true;
+      if (ours) unlinkQuietly(lockPath);
       closeSync(fd);
+      if (!ours) return;
       try {
         rmdirSync(dir);
       } catch {
@@ -62,8 +73,18 @@ function lockExclusively(lockPath: string): number {
 
 function sameFile(fd: number, file: string): boolean {
   try {
-    return fstatSync(fd).ino === statSync(file).ino;
+    const held = fstatSync(fd);
+    const named = statSync(file);
+    return held.ino === named.ino && held.dev === named.dev;
   } catch {
     return false;
+  }
+}
+
+function unlinkQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // not there
   }
 }
