@@ -1,7 +1,10 @@
 // The supervisor's own messages. A foreground run whose terminal or pipe went away must
-// keep supervising: write errors (EPIPE) are swallowed and further writes skipped.
+// keep supervising: write errors (EPIPE) are swallowed and further writes skipped; a reader
+// that stays open but stops reading costs at most maxQueuedBytes, then lines are dropped.
 
 let stderrBroken = false;
+let droppedLines = 0;
+const maxQueuedBytes = 1024 * 1024;
 
 export function guardStdio(): void {
   process.stdout.on('error', () => {});
@@ -14,6 +17,12 @@ export function guardStdio(): void {
 export function supervisorLogger(name: string): (line: string) => void {
   return (line) => {
     if (stderrBroken) return;
-    process.stderr.write(`${new Date().toISOString()} ${name}: ${line}\n`);
+    if (process.stderr.writableLength > maxQueuedBytes) {
+      droppedLines++;
+      return;
+    }
+    const dropped = droppedLines > 0 ? ` (${droppedLines} earlier lines dropped: stderr not read)` : '';
+    droppedLines = 0;
+    process.stderr.write(`${new Date().toISOString()} ${name}: ${line}${dropped}\n`);
   };
 }

@@ -53,8 +53,8 @@ export async function startControlServer(
     unlinkQuietly(opts.socketPath);
     throw err;
   }
-  const inode = fs.statSync(opts.socketPath).ino;
-  return controlHandle(server, state, opts.socketPath, inode);
+  const { ino, ctimeMs } = fs.statSync(opts.socketPath);
+  return controlHandle(server, state, opts.socketPath, { ino, ctimeMs });
 }
 
 // ---- socket file lifecycle -------------------------------------------------------------
@@ -151,15 +151,22 @@ function unlinkQuietly(socketPath: string): void {
 }
 
 /** Only our own socket file is removed: a successor may already have bound the path. */
-function unlinkIfOurs(socketPath: string, inode: number): void {
+/** Inode numbers are reused as soon as freed; with the change time they name one file. */
+interface FileIdentity {
+  ino: number;
+  ctimeMs: number;
+}
+
+function unlinkIfOurs(socketPath: string, identity: FileIdentity): void {
   try {
-    if (fs.lstatSync(socketPath).ino === inode) fs.unlinkSync(socketPath);
+    const now = fs.lstatSync(socketPath);
+    if (now.ino === identity.ino && now.ctimeMs === identity.ctimeMs) fs.unlinkSync(socketPath);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
 }
 
-function controlHandle(server: http.Server, state: ServerState, socketPath: string, inode: number): ControlServer {
+function controlHandle(server: http.Server, state: ServerState, socketPath: string, identity: FileIdentity): ControlServer {
   let closed: Promise<void> | undefined;
   return {
     socketPath,
@@ -172,7 +179,7 @@ function controlHandle(server: http.Server, state: ServerState, socketPath: stri
         force.unref();
         server.close(() => {
           clearTimeout(force);
-          unlinkIfOurs(socketPath, inode);
+          unlinkIfOurs(socketPath, identity);
           resolve();
         });
         server.closeIdleConnections();
