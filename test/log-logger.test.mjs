@@ -149,7 +149,12 @@ test('a logger that does not read: bounded buffer, oldest lines dropped and coun
     logger: `while [ ! -e ${go} ]; do sleep 0.02; done; exec cat > logger.out`,
     loggerBufferBytes: 64 * 1024,
   });
-  const total = 100000;
+  // Even if an assertion fails: let the logger go and close, or it outlives this test.
+  t.after(async () => {
+    if (outputs.has(output)) await close(output); // close() stops the logger (TERM, then KILL)
+  });
+  // ~2.7 MB: more than the logger's 1 MiB pipe and 64 KiB buffer together can hold.
+  const total = 400000;
   const started = Date.now();
   await runChild(output, [total]).exited;
   assert.ok(Date.now() - started < 10000, 'the service finished while the logger read nothing');
