@@ -101,8 +101,10 @@ export function signalName(num: number): string {
 }
 
 /**
- * fork + exec. Exec-side failures (ENOENT, EACCES, chdir, setuid…) are thrown here,
- * synchronously, as an Error with code, syscall and path; the failed child is already reaped.
+ * fork + exec (on Linux clone(CLONE_VM|CLONE_VFORK): no page tables copied). Exec-side
+ * failures (ENOENT, EACCES, chdir, setuid…) are thrown here, synchronously, as an Error with
+ * code, syscall and path; the failed child is already reaped. On success the child is
+ * inside execve: /proc/<pid>/cmdline may read empty for a moment longer.
  */
 export function spawn(opts: SpawnOptions): SpawnResult {
   return addon.spawn({

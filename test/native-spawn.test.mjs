@@ -56,6 +56,9 @@ describe('spawn: what the child gets', () => {
 
   test('argv[0] is independent of the file executed', async () => {
     const { pid } = children.spawn({ file: '/bin/sleep', argv: ['custom-name', '5'], env: [] });
+    // spawn returns once the child left our memory inside execve, a moment before the kernel
+    // has laid out the new argv: /proc/<pid>/cmdline may read empty until then.
+    await waitFor(() => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8') !== '', { timeout: 2000 });
     const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     assert.deepEqual(cmdline.slice(0, 2), ['custom-name', '5']);
     assert.equal(fs.readlinkSync(`/proc/${pid}/exe`), fs.realpathSync('/bin/sleep'));
