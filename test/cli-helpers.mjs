@@ -4,7 +4,10 @@
 //   sandbox(t, {restartMs})     temp dir with its own HOME and IMMORTAL_SDIR; every process
 //                               started from it carries a marker in its environment, and
 //                               t.after kills whatever is still running and FAILS the test
+//                               (t may be undefined: then call box.cleanup() yourself)
 //   box.start(args, opts)       spawn the CLI; returns a Run (stdout/stderr, exited, waitForLog…)
+//   box.cleanup()               kill what is left; returns descriptions of it (should be none)
+//   box.onCleanup(fn)           fn runs first in cleanup (servers, helpers); its errors are reported
 //   box.run(args, opts)         spawn the CLI and wait for it to finish: {code, signal, stdout, stderr}
 //   box.processes()             live processes started from this sandbox (marker in environ, or
 //                               in the session of a service it started)
@@ -40,7 +43,7 @@ const liveRuns = new Set();
 
 /**
  * A fresh sandbox for one test. `restartMs` sets IMMORTAL_TEST_RESTART_MS (only for tests
- * that are not about the 1 s rule).
+ * that are not about the 1 s rule). Without `t` (benchmarks), call box.cleanup() at the end.
  */
 export function sandbox(t, { restartMs } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'immortal-cli-'));
@@ -54,6 +57,7 @@ export function sandbox(t, { restartMs } = {}) {
   }
   if (restartMs !== undefined) env.IMMORTAL_TEST_RESTART_MS = String(restartMs);
   const runs = [];
+  const extraCleanups = [];
   const createdTicks = uptimeTicks();
 
   const box = {
@@ -73,7 +77,10 @@ export function sandbox(t, { restartMs } = {}) {
       if (mode !== undefined) fs.chmodSync(file, mode);
       return file;
     },
-    /** Spawns `immortal args…`; `opts.env` is merged over the sandbox env; `opts.wrap` prefixes argv (setpriv…). */
+    /**
+     * Spawns `immortal args…`; `opts.env` is merged over the sandbox env; `opts.wrap` prefixes
+     * argv (setpriv…); `opts.stdio` overrides the default ['ignore', 'pipe', 'pipe'].
+     */
     start(args, opts = {}) {
       const run = startRun(args, { ...opts, env: { ...env, ...opts.env } });
       runs.push(run);
@@ -89,6 +96,12 @@ export function sandbox(t, { restartMs } = {}) {
     },
     /** Live processes whose environment carries this sandbox's marker (zombies excluded). */
     processes: () => sandboxProcesses(),
+    /** fn runs first in cleanup (servers, helper processes); its errors are reported. */
+    onCleanup(fn) {
+      extraCleanups.push(fn);
+    },
+    /** Kills whatever is still running; returns descriptions of it (should be nothing). */
+    cleanup,
   };
 
   /**
@@ -110,8 +123,15 @@ export function sandbox(t, { restartMs } = {}) {
     return [...found].sort((a, b) => a - b);
   }
 
-  t.after(async () => {
+  async function cleanup() {
     const leftovers = [];
+    for (const fn of extraCleanups.splice(0)) {
+      try {
+        await fn();
+      } catch (err) {
+        leftovers.push(`cleanup failed: ${err.message}`);
+      }
+    }
     for (const run of runs) {
       if (run.exitStatus === undefined) leftovers.push(`immortal ${run.args.join(' ')} (pid ${run.pid}) still running`);
     }
@@ -128,6 +148,11 @@ export function sandbox(t, { restartMs } = {}) {
     await killMarked(dir);
     fs.rmSync(dir, { recursive: true, force: true });
     for (const run of runs) liveRuns.delete(run);
+    return leftovers;
+  }
+
+  t?.after(async () => {
+    const leftovers = await cleanup();
     if (leftovers.length > 0) throw new Error(`processes left behind by the test:\n  ${leftovers.join('\n  ')}`);
   });
   return box;
@@ -202,9 +227,9 @@ function withTimeout(promise, ms, onTimeout, message) {
 }
 
 /** One spawned `immortal`. */
-function startRun(args, { env, cwd, wrap = [] }) {
+function startRun(args, { env, cwd, wrap = [], stdio = ['ignore', 'pipe', 'pipe'] }) {
   const argv = [...wrap, process.execPath, IMMORTAL, ...args];
-  const proc = spawn(argv[0], argv.slice(1), { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(argv[0], argv.slice(1), { env, cwd, stdio });
   const run = {
     args,
     proc,
@@ -255,8 +280,8 @@ function startRun(args, { env, cwd, wrap = [] }) {
       await sleep(POLL_MS);
     }
   }
-  proc.stdout.setEncoding('utf8').on('data', (chunk) => (run.stdout += chunk));
-  proc.stderr.setEncoding('utf8').on('data', (chunk) => (run.stderr += chunk));
+  proc.stdout?.setEncoding('utf8').on('data', (chunk) => (run.stdout += chunk));
+  proc.stderr?.setEncoding('utf8').on('data', (chunk) => (run.stderr += chunk));
   run.exited = new Promise((resolve) => {
     proc.on('exit', (code, signal) => {
       run.exitStatus = { code, signal };
