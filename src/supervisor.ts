@@ -71,6 +71,12 @@ export class Supervisor implements ServiceControl {
   private want: 'up' | 'down' | 'once' = 'up';
   private proc?: Tracked;
   private afterStop: AfterStop = 'down';
+  /**
+   * Set while the pidfile is searched after a daemonizing child exited: a stop asked for
+   * meanwhile waits for the search (≤ followGraceMs), so the daemon it finds is stopped
+   * too instead of left running unsupervised.
+   */
+  private searching: { then?: 'down' | FinishReason } | undefined;
   private startTimer?: NodeJS.Timeout;
   private startDueAt = 0;
   /** startDueAt on the monotonic clock: the start timer is re-armed if it fires early. */
@@ -127,7 +133,8 @@ export class Supervisor implements ServiceControl {
     switch (this.state) {
       case 'down': this.scheduleStart(0); break;
       case 'stopping': if (this.afterStop === 'down') this.afterStop = 'restart'; break;
-      case 'waiting': case 'running': break;
+      case 'waiting': if (this.searching?.then === 'down') this.searching.then = undefined; break;
+      case 'running': break;
     }
     return '';
   }
@@ -139,7 +146,8 @@ export class Supervisor implements ServiceControl {
     switch (this.state) {
       case 'down': this.scheduleStart(0); break;
       case 'stopping': if (this.afterStop === 'down') this.afterStop = 'restart'; break;
-      case 'waiting': case 'running': break;
+      case 'waiting': if (this.searching?.then === 'down') this.searching.then = undefined; break;
+      case 'running': break;
     }
     return '';
   }
@@ -148,7 +156,13 @@ export class Supervisor implements ServiceControl {
     if (this.state === 'finished') return 'supervisor is exiting';
     this.want = 'down';
     switch (this.state) {
-      case 'waiting': this.cancelPendingStart(); this.state = 'down'; break;
+      case 'waiting':
+        if (this.searching) this.searching.then ??= 'down';
+        else {
+          this.cancelPendingStart();
+          this.state = 'down';
+        }
+        break;
       case 'running': this.stop('down'); break;
       case 'stopping': if (this.afterStop === 'restart') this.afterStop = 'down'; break;
       case 'down': break;
@@ -368,17 +382,22 @@ export class Supervisor implements ServiceControl {
     // supervisor left us re-execs outside our tree, so its successor cannot be held to that.
     // Descent proves a pid is ours only while orphans are re-parented to us (subreaper).
     const check = { exclude: [process.pid, gone.pid], ancestor: gone.ours && isSubreaper() ? process.pid : undefined };
+    const search: { then?: 'down' | FinishReason } = {};
+    this.searching = search;
     void waitForFollowablePid(this.config.pid.follow, check, followGraceMs, () => generation !== this.generation)
       .then((pid) => {
+        if (this.searching === search) this.searching = undefined;
         if (generation !== this.generation || this.state !== 'waiting') return;
         this.note = undefined;
         if (pid !== undefined && this.follow(pid, 'followed')) {
           // A handover (the foreground daemonized, a master re-exec'd) is no crash: it must
           // not bring the crash-loop backoff closer (recordExit counted it as a quick exit).
           this.quickExits = Math.max(0, this.quickExits - 1);
+          if (search.then) this.stop(search.then);
           return;
         }
-        this.decideRestart();
+        if (search.then === undefined || search.then === 'down') this.decideRestart();
+        else this.finish(search.then);
       });
   }
 
@@ -452,7 +471,15 @@ export class Supervisor implements ServiceControl {
     switch (this.state) {
       case 'running': this.stop(reason); break;
       case 'stopping': this.afterStop = reason; break;
-      case 'waiting': case 'down': this.cancelPendingStart(); this.finish(reason); break;
+      case 'waiting':
+        if (this.searching) {
+          this.searching.then = reason;
+          break;
+        }
+        this.cancelPendingStart();
+        this.finish(reason);
+        break;
+      case 'down': this.cancelPendingStart(); this.finish(reason); break;
       case 'finished': return 'supervisor is exiting';
     }
     return '';

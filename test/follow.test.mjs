@@ -142,6 +142,27 @@ for (const [modeName, watch] of MODES) {
       await h.assertAllGone();
     });
 
+    pidfileStory('SIGTERM while the pidfile is awaited: the daemon that then appears is stopped too, nothing is left', async (t) => {
+      const h = await followHarness(t, { watch });
+      const pidfile = path.join(h.dir, 'late.pid');
+      const sv = h.start('late', pidfile, daemonArgv(pidfile, '--pidfile-delay', '400'));
+      await sv.waitStatus((s) => s.status === `looking for a pid in ${pidfile}`, 'status while the pidfile is awaited');
+      assert.equal(await sv.terminate(), 0);
+      await h.assertAllGone();
+    });
+
+    pidfileStory('down while the pidfile is awaited: the daemon that then appears is stopped, the service stays down', async (t) => {
+      const h = await followHarness(t, { watch });
+      const pidfile = path.join(h.dir, 'late.pid');
+      const sv = h.start('late', pidfile, daemonArgv(pidfile, '--pidfile-delay', '400'));
+      await sv.waitStatus((s) => s.status === `looking for a pid in ${pidfile}`, 'status while the pidfile is awaited');
+      assert.equal((await sv.signal('d')).Err, '');
+      const down = await sv.waitStatus((s) => s.pid === 0 && s.down !== undefined && s.status === undefined, 'down');
+      assert.equal(down.count, 1);
+      await h.assertAllGone();
+      assert.equal(await sv.terminate(), 0);
+    });
+
     pidfileStory('a pidfile written one character at a time: no prefix of the pid is ever followed', async (t) => {
       const h = await followHarness(t, { watch });
       const pidfile = path.join(h.dir, 'slow.pid');
