@@ -126,23 +126,20 @@ export class Supervisor implements ServiceControl {
   // ── operator commands (ServiceControl) ────────────────────────────────────────────────
 
   up(): string {
-    if (this.state === 'finished') return 'supervisor is exiting';
-    this.want = 'up';
-    this.runsSinceUp = 0;
-    this.quickExits = 0;
-    switch (this.state) {
-      case 'down': this.scheduleStart(0); break;
-      case 'stopping': if (this.afterStop === 'down') this.afterStop = 'restart'; break;
-      case 'waiting': if (this.searching?.then === 'down') this.searching.then = undefined; break;
-      case 'running': break;
-    }
-    return '';
+    return this.wantStarted('up');
   }
 
   once(): string {
+    return this.wantStarted('once');
+  }
+
+  /** up and once: start if not running; they differ only in what happens after the next exit. */
+  private wantStarted(want: 'up' | 'once'): string {
     if (this.state === 'finished') return 'supervisor is exiting';
-    this.want = 'once';
+    this.want = want;
     this.runsSinceUp = 0;
+    // An operator's `up` is a fresh start: the crash-loop history no longer counts.
+    if (want === 'up') this.quickExits = 0;
     switch (this.state) {
       case 'down': this.scheduleStart(0); break;
       case 'stopping': if (this.afterStop === 'down') this.afterStop = 'restart'; break;
