@@ -1,32 +1,15 @@
 // The `logger` command, in-process: it gets every line on stdin, is restarted when it dies,
 // and a slow or dead logger costs dropped (counted) lines, never a blocked service.
 
-import test, { after } from 'node:test';
+import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { waitFor, tmpdir, descendantsOf, procStat } from './helpers.mjs';
+import { close, isFixtureChild, openOutput, outputs, runChild } from './fixtures/log-harness.mjs';
 
-const require = createRequire(import.meta.url);
-const { openServiceOutput } = require('../dist/log/output.js');
-const native = require('../dist/native.js');
-const { onChildExit } = require('../dist/reaper.js');
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const FIXTURE = path.join(here, 'fixtures', 'log-lines.mjs');
-
-const children = new Set();
-const outputs = new Set();
-after(async () => {
-  for (const output of outputs) await output.close();
-  for (const pid of children) {
-    try { native.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-  }
-  await waitFor(() => children.size === 0, { timeout: 3000, message: 'leftover children reaped' });
-  assert.deepEqual(descendantsOf(process.pid), [], 'no process left behind (loggers included)');
-});
+const native = createRequire(import.meta.url)('../dist/native.js');
 
 function open(dir, { log, logger, ...opts }) {
   const cfg = {
@@ -38,30 +21,8 @@ function open(dir, { log, logger, ...opts }) {
     logger,
   };
   const messages = [];
-  const output = openServiceOutput(cfg, undefined, { report: (m) => messages.push(m), loggerRestartMs: 100, ...opts });
-  outputs.add(output);
+  const output = openOutput(cfg, { report: (m) => messages.push(m), loggerRestartMs: 100, ...opts });
   return { output, messages };
-}
-
-async function close(output) {
-  await output.close();
-  outputs.delete(output);
-}
-
-function runChild(output, args) {
-  const { pid } = native.spawn({
-    file: process.execPath,
-    argv: [process.execPath, FIXTURE, ...args.map(String)],
-    env: [`PATH=${process.env.PATH}`],
-    setsid: true,
-    stdio: [-1, output.stdoutFd, output.stderrFd],
-  });
-  children.add(pid);
-  const exited = new Promise((resolve) => onChildExit(pid, (status) => {
-    children.delete(pid);
-    resolve(status);
-  }));
-  return { pid, exited };
 }
 
 function lines(file) {
@@ -78,7 +39,7 @@ function numbers(file) {
 
 /** The running logger: our child that is not one of the service's children. */
 function loggerPid() {
-  const ours = descendantsOf(process.pid).filter((pid) => !children.has(pid) && procStat(pid)?.ppid === process.pid);
+  const ours = descendantsOf(process.pid).filter((pid) => !isFixtureChild(pid) && procStat(pid)?.ppid === process.pid);
   return ours.length === 1 ? ours[0] : undefined;
 }
 

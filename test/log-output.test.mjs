@@ -1,35 +1,17 @@
 // The log output in-process: real pipes, real children (native.spawn), real files. Each test
 // reads like the operator's story; line-exact checks (none missing, duplicated or split).
 
-import test, { after } from 'node:test';
+import test from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import { waitFor, tmpdir, descendantsOf, procStatus } from './helpers.mjs';
+import { waitFor, tmpdir, procStatus } from './helpers.mjs';
+import { close, openOutput, runChild, spawnOnOutput } from './fixtures/log-harness.mjs';
 
-const require = createRequire(import.meta.url);
-const { openServiceOutput } = require('../dist/log/output.js');
-const native = require('../dist/native.js');
-const { onChildExit } = require('../dist/reaper.js');
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const FIXTURE = path.join(here, 'fixtures', 'log-lines.mjs');
 const MB = 1024 * 1024;
-
-const children = new Set();
-const outputs = new Set();
-after(async () => {
-  for (const output of outputs) await output.close();
-  for (const pid of children) {
-    try { native.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-  }
-  await waitFor(() => children.size === 0, { timeout: 3000, message: 'leftover children reaped' });
-  assert.deepEqual(descendantsOf(process.pid), [], 'no process left behind');
-});
 
 function config(dir, { log, stderr, logger } = {}) {
   const section = (s) => s && { age: 0, num: 0, size: 0, timestamp: false, ...s, file: path.join(dir, s.file) };
@@ -37,33 +19,9 @@ function config(dir, { log, stderr, logger } = {}) {
 }
 
 function open(cfg, opts = { report: (message) => reports.push(message) }) {
-  const output = openServiceOutput(cfg, undefined, opts);
-  outputs.add(output);
-  return output;
+  return openOutput(cfg, opts);
 }
 const reports = [];
-
-async function close(output) {
-  await output.close();
-  outputs.delete(output);
-}
-
-/** Starts the fixture as the service would be started: the output's fds as stdout/stderr. */
-function runChild(output, args) {
-  const { pid } = native.spawn({
-    file: process.execPath,
-    argv: [process.execPath, FIXTURE, ...args.map(String)],
-    env: [`PATH=${process.env.PATH}`],
-    setsid: true,
-    stdio: [-1, output.stdoutFd, output.stderrFd],
-  });
-  children.add(pid);
-  const exited = new Promise((resolve) => onChildExit(pid, (status) => {
-    children.delete(pid);
-    resolve(status);
-  }));
-  return { pid, exited };
-}
 
 function readLines(file) {
   const text = fs.readFileSync(file, 'utf8');
@@ -280,7 +238,7 @@ function drainFd(fd, expected, childExited) {
 }
 
 function spawnSyncStatus(cmd, args) {
-  return require('node:child_process').spawnSync(cmd, args).status;
+  return spawnSync(cmd, args).status;
 }
 
 /** Bytes of `out 1\n` … `out N\n` from the fixture. */
@@ -360,14 +318,7 @@ test('close: a daemonized grandchild holding the pipe open delays the exit by ab
   const dir = tmpdir(t);
   const output = open(config(dir, { log: { file: 'app.log' } }));
   const pidFile = path.join(dir, 'grandchild.pid');
-  const { pid } = native.spawn({
-    file: '/bin/sh',
-    argv: ['sh', '-c', `sleep 30 & echo $! > ${pidFile}; echo started`],
-    env: [`PATH=${process.env.PATH}`],
-    stdio: [-1, output.stdoutFd, output.stderrFd],
-  });
-  children.add(pid);
-  await new Promise((resolve) => onChildExit(pid, () => { children.delete(pid); resolve(); }));
+  await spawnOnOutput(output, '/bin/sh', ['sh', '-c', `sleep 30 & echo $! > ${pidFile}; echo started`], { setsid: false }).exited;
   const grandchild = Number(await waitFor(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim()));
   t.after(() => { try { process.kill(grandchild, 'SIGKILL'); } catch { /* gone */ } });
   const started = Date.now();
