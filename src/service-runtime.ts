@@ -12,6 +12,7 @@ import { readPidfile, removePidfileIfOurs, writePidfileAtomically } from './pidf
 import { processStartTime } from './proc';
 import { acquireSuperviseDir } from './supervise-dir';
 import { SuperviseDirWatch } from './supervise-dir-watch';
+import { minRestartMs } from './restart-rule';
 import { Supervisor, type SupervisorOptions } from './supervisor';
 
 export interface ServiceRuntimeOptions {
@@ -50,7 +51,7 @@ export async function openServiceRuntime(config: Config, opts: ServiceRuntimeOpt
       requireCheck: opts.requireCheck,
       failFirstStart: opts.failFirstStart,
       log: opts.log,
-      minRestartMs: testRestartMs(),
+      minRestartMs: minRestartMs(),
     });
     const serverOptions: Omit<ControlServerOptions, 'socketPath'> = {
       mode: config.socket.mode,
@@ -97,12 +98,6 @@ function restoreChildPidfile(supervisor: Supervisor, dir: string, log: (line: st
   } catch (err) {
     log(`cannot write ${file}: ${(err as Error).message}`);
   }
-}
-
-/** Tests may shorten the 1 s rule; production never sets this, and it is tested apart. */
-function testRestartMs(): number | undefined {
-  const value = Number(process.env.IMMORTAL_TEST_RESTART_MS);
-  return Number.isFinite(value) && value > 0 ? value : undefined;
 }
 
 /** A group name or number to a gid (the socket's group owner). */

@@ -1,18 +1,13 @@
 #!/usr/bin/env node
 // immortal: supervise one service. Argument handling only; the work is in ../run.ts.
 
-import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import path from 'node:path';
 import { ConfigError, configToYaml, loadConfig } from '../config';
 import { detach, takeDaemonNotifier } from '../daemon';
 import { SuperviseDirBusy } from '../supervise-dir';
 import { helpText, parseFlags } from './flags';
 import { guardStdio, supervisorLogger } from './output';
-
-function version(): string {
-  return JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')).version;
-}
+import { packageVersion } from './version';
 
 async function main(argv: string[]): Promise<number> {
   guardStdio();
@@ -21,7 +16,7 @@ async function main(argv: string[]): Promise<number> {
   if (notify) process.once('uncaughtException', (err) => { notify(`err ${err.message}`); throw err; });
   const flags = parseFlags(argv);
   if (flags.version) {
-    process.stdout.write(`${version()}\n`);
+    process.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
   if (flags.help) {

@@ -3,10 +3,9 @@
 // $IMMORTAL_SDIR. Arguments are parsed by hand because the original's single-dash,
 // multi-letter flags (-in, -ou) cannot be expressed with a getopt-style parser.
 
-import fs from 'node:fs';
-import path from 'node:path';
 import { closeClients, ControlError, getStatus, sendSignal, type StatusResponse } from '../control/client';
 import { discoverServices, superviseRoots, type DiscoveredService } from '../control/discover';
+import { packageVersion } from './version';
 
 // ---- actions -----------------------------------------------------------------------------
 
@@ -223,11 +222,6 @@ export function renderJson(rows: readonly ServiceRow[]): string {
 }
 
 // ---- main ----------------------------------------------------------------------------------
-
-function packageVersion(): string {
-  const manifest = path.join(__dirname, '..', '..', 'package.json');
-  return (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { version: string }).version;
-}
 
 async function run(invocation: Extract<Invocation, { kind: 'run' }>): Promise<number> {
   const roots = superviseRoots();

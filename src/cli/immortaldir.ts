@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // immortaldir: supervise every *.yml of a directory, all services in this one process.
 
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { ServiceTable } from '../dir/service-table';
@@ -9,6 +9,7 @@ import { scanServiceDir } from '../dir/scan';
 import { watchServiceDir } from '../dir/watch-dir';
 import { setSubreaper } from '../native';
 import { guardStdio, supervisorLogger } from './output';
+import { packageVersion } from './version';
 
 const defaultDir = '/usr/local/etc/immortal';
 /** SPEC: changes are picked up within 5 s even when no fs event arrives. */
@@ -25,13 +26,9 @@ SIGTERM/SIGINT stop every service (dependents first) and exit; SIGHUP rescans no
   -h, --help      print this help and exit
 `;
 
-function version(): string {
-  return JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')).version;
-}
-
 function main(argv: string[]): void {
   guardStdio();
-  if (argv.includes('-v') || argv.includes('--version')) return void process.stdout.write(`${version()}\n`);
+  if (argv.includes('-v') || argv.includes('--version')) return void process.stdout.write(`${packageVersion()}\n`);
   if (argv.includes('-h') || argv.includes('--help')) return void process.stdout.write(usage);
   const unknown = argv.find((a) => a.startsWith('-'));
   if (unknown !== undefined || argv.length > 1) fail(`unknown argument ${unknown ?? argv[1]} (see --help)`);

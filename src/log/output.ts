@@ -3,6 +3,7 @@
 // writer owns pipes whose write ends are handed to every start of the service.
 
 import type { Config, LogConfig } from '../config';
+import { minRestartMs } from '../restart-rule';
 import { FileWriter, type FileWriterOptions } from './file-writer';
 import { inheritedStdio } from './inherited-stdio';
 import { LoggerPipe } from './logger-pipe';
@@ -50,7 +51,7 @@ export function inheritedOutput(): ServiceOutput {
 export interface OutputOptions {
   /** The supervisor's message log (write errors, logger restarts); default: stderr. */
   report?: (message: string) => void;
-  /** Minimum time between two starts of the logger; default 1 s (IMMORTAL_TEST_RESTART_MS in tests). */
+  /** Minimum time between two starts of the logger; default the 1 s rule (restart-rule.ts). */
   loggerRestartMs?: number;
   /** Bound of the logger's buffer; default LOGGER_BUFFER_BYTES (8 MiB). */
   loggerBufferBytes?: number;
@@ -80,7 +81,7 @@ export function openServiceOutput(config: Config, owner?: OutputOwner, opts: Out
         command: config.logger,
         env: Object.entries(process.env).map(([key, value]) => `${key}=${value}`),
         cwd: config.cwd,
-        restartMs: opts.loggerRestartMs ?? testRestartMs() ?? 1000,
+        restartMs: opts.loggerRestartMs ?? minRestartMs(),
         bufferBytes: opts.loggerBufferBytes,
         report,
       });
@@ -138,8 +139,3 @@ function stderrReporter(name: string): (message: string) => void {
   };
 }
 
-/** Tests shorten the 1 s rule for the logger as for the service. */
-function testRestartMs(): number | undefined {
-  const value = Number(process.env.IMMORTAL_TEST_RESTART_MS);
-  return Number.isFinite(value) && value > 0 ? value : undefined;
-}
