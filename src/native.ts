@@ -1,8 +1,8 @@
 // The single import point for the C++ addon. Everything that touches a raw pid goes
 // through here; the addon itself checks nothing user-facing and reports errno-coded errors.
 
-import { constants } from 'node:os';
 import path from 'node:path';
+import { signalName, signalNumber } from './signal-names';
 
 export interface SpawnOptions {
   /** Program to execute; without a '/', it is searched in `searchPath` like execvp. */
@@ -82,23 +82,7 @@ interface Addon {
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const addon: Addon = require('node-gyp-build')(path.join(__dirname, '..'));
 
-const signalNames = new Map<number, string>(
-  Object.entries(constants.signals).map(([name, num]) => [num as number, name]),
-);
-
-/** Signal number for a name like 'TERM', 'SIGTERM' or a number; throws on unknown names. */
-export function signalNumber(sig: string | number): number {
-  if (typeof sig === 'number') return sig;
-  const upper = sig.toUpperCase();
-  const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
-  const num = (constants.signals as Record<string, number>)[name];
-  if (num === undefined) throw new Error(`unknown signal: ${sig}`);
-  return num;
-}
-
-export function signalName(num: number): string {
-  return signalNames.get(num) ?? `SIG${num}`;
-}
+export { signalName, signalNumber } from './signal-names';
 
 /**
  * fork + exec (on Linux clone(CLONE_VM|CLONE_VFORK): no page tables copied). Exec-side

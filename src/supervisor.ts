@@ -14,10 +14,11 @@ import type { Config } from './config';
 import { adoptablePid, followablePid, waitForFollowablePid } from './follow';
 import { runShellCommand, spawnService, type LaunchContext } from './launch';
 import type { ServiceOutput } from './log/output';
-import { alive, isSubreaper, kill, signalNumber, watchExit, type ExitStatus, type ExitWatch } from './native';
+import { alive, isSubreaper, kill, watchExit, type ExitStatus, type ExitWatch } from './native';
 import { readPidfile, removePidfileIfOurs, writePidfileAtomically } from './pidfile';
 import { descendsFrom, processStartTime } from './proc';
 import { groupAlive, killGroup, serviceGroup } from './process-group';
+import { shellExitCode } from './signal-names';
 import { forgetChild } from './reaper';
 import type { ExitRecord, ServiceControl, StatusSnapshot } from './service';
 
@@ -526,7 +527,8 @@ export class Supervisor implements ServiceControl {
 
   private runPostExit(): void {
     if (this.config.postExit === undefined) return;
-    const code = this.lastExit?.code ?? (this.lastExit?.signal ? 128 + signalNumber(this.lastExit.signal) : 0);
+    // 0 for a followed pid's exit, whose status only its parent saw (docs/follow.md).
+    const code = (this.lastExit && shellExitCode(this.lastExit.code, this.lastExit.signal)) ?? 0;
     try {
       const run = runShellCommand(this.opts.launch, `${this.config.postExit} ${code}`).done;
       this.postExits.add(run);

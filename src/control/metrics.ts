@@ -3,8 +3,8 @@
 // A sample without a meaningful value (no exit yet) is left out rather than faked as 0:
 // Prometheus treats an absent series as "unknown", which is the truth.
 
-import { constants } from 'node:os';
 import type { StatusSnapshot } from '../service';
+import { shellExitCode } from '../signal-names';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -45,7 +45,8 @@ const FAMILIES: readonly Family[] = [
     name: 'immortal_last_exit_code',
     type: 'gauge',
     help: 'Exit code of the last exit; 128+N when killed by signal N.',
-    value: (s) => (s.lastExit ? exitCodeOf(s.lastExit.code, s.lastExit.signal) : undefined),
+    // -1: an exit whose status only its parent saw (a followed pid).
+    value: (s) => (s.lastExit ? shellExitCode(s.lastExit.code, s.lastExit.signal) ?? -1 : undefined),
   },
   {
     name: 'immortal_last_exit_timestamp_seconds',
@@ -84,13 +85,6 @@ const FAMILIES: readonly Family[] = [
     value: (s) => (s.logError === undefined ? 0 : 1),
   },
 ];
-
-/** Shell convention, so a dashboard shows one number for both kinds of exit. */
-function exitCodeOf(code: number | null, signal: string | null): number {
-  if (code !== null) return code;
-  const signum = signal ? (constants.signals as Record<string, number>)[signal] : undefined;
-  return signum === undefined ? -1 : 128 + signum;
-}
 
 function escapeLabelValue(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
