@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Document, isScalar } from 'yaml';
 import type { Flags } from './cli/flags';
 import { ConfigError, LogSection, parseServiceFile, ServiceFile } from './config-validate';
+import { systemSuperviseRoot, userSuperviseRoot } from './supervise-roots';
 
 export { ConfigError } from './config-validate';
 
@@ -75,7 +76,6 @@ export interface Config {
   foreground: boolean;
 }
 
-export const DEFAULT_SUPERVISE_ROOT = '/var/run/immortal';
 const DEFAULT_STOP_TIMEOUT = 10;
 const DEFAULT_BACKOFF_CAP = 30;
 const DEFAULT_BACKOFF_RESET = 60;
@@ -269,9 +269,9 @@ function plainName(name: string, flag: string): string {
 export function resolveSuperviseDir(flags: Pick<Flags, 'ctl' | 'name' | 'config'>, env: NodeJS.ProcessEnv, ctx: LoadContext): string {
   if (flags.ctl !== undefined) {
     if (path.isAbsolute(flags.ctl)) return path.resolve(flags.ctl);
-    return path.resolve(env.IMMORTAL_SDIR || DEFAULT_SUPERVISE_ROOT, plainName(flags.ctl, '-ctl'));
+    return path.resolve(systemSuperviseRoot(env), plainName(flags.ctl, '-ctl'));
   }
-  const home = path.join(ctx.home, '.immortal');
+  const home = userSuperviseRoot(ctx.home);
   if (flags.name !== undefined) return path.join(home, plainName(flags.name, '-name'));
   if (flags.config !== undefined) return path.join(home, serviceNameOf(flags.config));
   return path.join(home, String(ctx.pid));

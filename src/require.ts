@@ -3,12 +3,11 @@
 // ~/.immortal/<name> first, then $IMMORTAL_SDIR/<name>. immortaldir checks in-process instead.
 
 import path from 'node:path';
-import { homedir } from 'node:os';
 import { getStatus } from './control/client';
-import { systemSuperviseRoot } from './control/discover';
+import { superviseRoots } from './supervise-roots';
 
 export async function requireCheckOverSockets(names: string[]): Promise<string[]> {
-  const roots = [path.join(homedir(), '.immortal'), systemSuperviseRoot()];
+  const roots = superviseRoots();
   const missing: string[] = [];
   for (const name of names) {
     if (!(await anyRootHasUp(roots, name))) missing.push(name);

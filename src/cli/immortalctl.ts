@@ -4,7 +4,8 @@
 // multi-letter flags (-in, -ou) cannot be expressed with a getopt-style parser.
 
 import { closeClients, ControlError, getStatus, sendSignal, type StatusResponse } from '../control/client';
-import { discoverServices, superviseRoots, type DiscoveredService } from '../control/discover';
+import { discoverServices, type DiscoveredService } from '../control/discover';
+import { superviseRoots } from '../supervise-roots';
 import { packageVersion } from './version';
 
 // ---- actions -----------------------------------------------------------------------------

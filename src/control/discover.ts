@@ -3,11 +3,10 @@
 // name within each root so output is stable. Shared by immortalctl and immortaldir.
 
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { superviseRoots } from '../supervise-roots';
 
 export const SOCKET_NAME = 'immortal.sock';
-export const DEFAULT_SDIR = '/var/run/immortal';
 
 export interface DiscoveredService {
   /** The supervise directory's basename. */
@@ -15,18 +14,6 @@ export interface DiscoveredService {
   /** Absolute supervise directory. */
   dir: string;
   socketPath: string;
-}
-
-/** The system supervise root: $IMMORTAL_SDIR or /var/run/immortal. */
-export function systemSuperviseRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return env.IMMORTAL_SDIR || DEFAULT_SDIR;
-}
-
-/** ~/.immortal first, then the system root; the same directory is listed once. */
-export function superviseRoots(env: NodeJS.ProcessEnv = process.env): string[] {
-  const home = env.HOME || os.homedir();
-  const roots = [path.join(home, '.immortal'), systemSuperviseRoot(env)].map((root) => path.resolve(root));
-  return [...new Set(roots)];
 }
 
 /** Services under the given roots; a missing or unreadable root simply contributes none. */
