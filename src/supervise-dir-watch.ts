@@ -3,7 +3,7 @@
 // socket (immortalctl cannot reach it) and the lock (a second supervisor could start a
 // duplicate). A cheap periodic look notices this and rebuilds both in place.
 
-import { existsSync, lstatSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { ControlServer } from './control/server';
 import { acquireSuperviseDir, SuperviseDirBusy, type SuperviseDir } from './supervise-dir';
 
@@ -22,7 +22,6 @@ export interface SuperviseDirWatchOptions {
 export class SuperviseDirWatch {
   private dir: SuperviseDir;
   private server?: ControlServer;
-  private socketInode?: number;
   private readonly timer: NodeJS.Timeout;
   /** The repair under way, if any: stop() waits for it. */
   private repairing?: Promise<void>;
@@ -33,7 +32,7 @@ export class SuperviseDirWatch {
 
   constructor(dir: SuperviseDir, server: ControlServer, private readonly opts: SuperviseDirWatchOptions) {
     this.dir = dir;
-    this.adoptServer(server);
+    this.server = server;
     this.timer = setInterval(() => this.check(), opts.intervalMs ?? defaultIntervalMs);
     this.timer.unref(); // never what keeps the supervisor alive
   }
@@ -55,11 +54,7 @@ export class SuperviseDirWatch {
   }
 
   private socketIsOurs(): boolean {
-    try {
-      return this.server !== undefined && lstatSync(this.dir.socketPath).ino === this.socketInode;
-    } catch {
-      return false;
-    }
+    return this.server?.ownsSocketFile() === true;
   }
 
   private async repair(): Promise<void> {
@@ -73,11 +68,11 @@ export class SuperviseDirWatch {
       }
       this.opts.restore(this.dir);
       if (!this.socketIsOurs()) {
-        // Closed before the new socket exists: the old server unlinks the path if it has
-        // the old socket's inode number, and a freed inode number is soon handed out again.
+        // Closed before the new socket exists: the old server unlinks the path only while it
+        // holds its own file (inode and ctime), and this order leaves nothing to compare.
         await this.server?.close();
         this.server = undefined;
-        this.adoptServer(await this.opts.startServer(this.dir.socketPath));
+        this.server = await this.opts.startServer(this.dir.socketPath);
       }
       this.lastError = undefined;
       this.opts.log(`${where}: recreated; control socket answering at ${this.dir.socketPath}`);
@@ -94,8 +89,7 @@ export class SuperviseDirWatch {
   private failed(err: NodeJS.ErrnoException): void {
     if (err instanceof SuperviseDirBusy || err.code === 'EADDRINUSE') {
       // Another supervisor owns the directory now: it is its socket, not ours to fight over.
-      // Our old server is left open, unreachable: closing it could unlink the other's socket
-      // should that have been given our old socket's inode number.
+      // Our old server is left open, unreachable: never a chance to touch the other's socket.
       this.gaveUp = true;
       this.server = undefined;
       this.opts.log(`${err.message}; still supervising the service, but without a control socket`);
@@ -105,14 +99,5 @@ export class SuperviseDirWatch {
       this.opts.log(`cannot recreate ${this.dir.dir}: ${err.message}; trying again`);
     }
     this.lastError = err.message;
-  }
-
-  private adoptServer(server: ControlServer): void {
-    this.server = server;
-    try {
-      this.socketInode = lstatSync(server.socketPath).ino;
-    } catch {
-      this.socketInode = undefined; // already gone again: the next check repairs it
-    }
   }
 }

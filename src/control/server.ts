@@ -22,6 +22,8 @@ export interface ControlServerOptions {
 
 export interface ControlServer {
   readonly socketPath: string;
+  /** True while the file at socketPath is the socket this server bound: not removed, not replaced. */
+  ownsSocketFile(): boolean;
   /** Stops listening, ends keep-alive connections, removes the socket file. Idempotent. */
   close(): Promise<void>;
 }
@@ -150,19 +152,18 @@ function unlinkQuietly(socketPath: string): void {
   }
 }
 
-/** Only our own socket file is removed: a successor may already have bound the path. */
 /** Inode numbers are reused as soon as freed; with the change time they name one file. */
 interface FileIdentity {
   ino: number;
   ctimeMs: number;
 }
 
-function unlinkIfOurs(socketPath: string, identity: FileIdentity): void {
+function isSameFile(file: string, identity: FileIdentity): boolean {
   try {
-    const now = fs.lstatSync(socketPath);
-    if (now.ino === identity.ino && now.ctimeMs === identity.ctimeMs) fs.unlinkSync(socketPath);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const now = fs.lstatSync(file);
+    return now.ino === identity.ino && now.ctimeMs === identity.ctimeMs;
+  } catch {
+    return false;
   }
 }
 
@@ -170,6 +171,7 @@ function controlHandle(server: http.Server, state: ServerState, socketPath: stri
   let closed: Promise<void> | undefined;
   return {
     socketPath,
+    ownsSocketFile: () => isSameFile(socketPath, identity),
     close() {
       closed ??= new Promise<void>((resolve) => {
         // Responses written after this point say `Connection: close`, so a halt request
@@ -179,7 +181,8 @@ function controlHandle(server: http.Server, state: ServerState, socketPath: stri
         force.unref();
         server.close(() => {
           clearTimeout(force);
-          unlinkIfOurs(socketPath, identity);
+          // Only our own socket file: a successor may already have bound the path.
+          if (isSameFile(socketPath, identity)) unlinkQuietly(socketPath);
           resolve();
         });
         server.closeIdleConnections();
