@@ -2,7 +2,7 @@
 // through here; the addon itself checks nothing user-facing and reports errno-coded errors.
 
 import path from 'node:path';
-import { signalName, signalNumber } from './signal-names';
+import { signalName, signalNumber } from './process/signal-names';
 
 export interface SpawnOptions {
   /** Program to execute; without a '/', it is searched in `searchPath` like execvp. */
@@ -82,7 +82,7 @@ interface Addon {
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const addon: Addon = require('node-gyp-build')(path.join(__dirname, '..'));
 
-export { signalName, signalNumber } from './signal-names';
+export { signalName, signalNumber } from './process/signal-names';
 
 /**
  * fork + exec (on Linux clone(CLONE_VM|CLONE_VFORK): no page tables copied). Exec-side

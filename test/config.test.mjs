@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import configModule from '../dist/config.js';
+import configModule from '../dist/config/config.js';
 import flagsModule from '../dist/cli/flags.js';
 
 const { loadConfig, configToYaml, ConfigError } = configModule;
@@ -358,7 +358,7 @@ test('a directory that is not writable for the log is refused', () => {
       assert.match(errorOf(() => load(argv)).message, /-l: .*not writable/);
       return;
     }
-    const script = `const { loadConfig } = require(${JSON.stringify(path.resolve('dist/config.js'))});
+    const script = `const { loadConfig } = require(${JSON.stringify(path.resolve('dist/config/config.js'))});
       const { parseFlags } = require(${JSON.stringify(path.resolve('dist/cli/flags.js'))});
       try { loadConfig(parseFlags(${JSON.stringify(argv)}), {}, { pid: 1, home: '/nonexistent', uid: 65534 }); console.log('accepted'); }
       catch (err) { console.log(err.message); }`;

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import environmentModule from '../dist/environment.js';
-import configModule from '../dist/config.js';
+import environmentModule from '../dist/process/environment.js';
+import configModule from '../dist/config/config.js';
 
 const { buildEnvironment, readEnvDir } = environmentModule;
 const { ConfigError } = configModule;

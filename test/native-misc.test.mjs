@@ -17,7 +17,7 @@ import {
 
 const require = createRequire(import.meta.url);
 const DIST = require.resolve('../dist/native.js');
-const REAPER = require.resolve('../dist/reaper.js');
+const REAPER = require.resolve('../dist/process/reaper.js');
 const HELPERS = new URL('./helpers.mjs', import.meta.url).href;
 const ENV = ['PATH=/usr/bin:/bin'];
 const children = spawnTracker(native);

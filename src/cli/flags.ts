@@ -3,7 +3,7 @@
 // their own shape here; paths, users and the run.yml are checked by loadConfig.
 
 import { Command, CommanderError, Help, Option } from 'commander';
-import { ConfigError } from '../config-validate';
+import { ConfigError } from '../config/run-yml';
 
 export interface Flags {
   /** -v: print the version and exit. */

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// immortal: supervise one service. Argument handling only; the work is in ../run.ts.
+// immortal: supervise one service. Argument handling only; the work is in ../supervise/standalone.ts.
 
 import { homedir } from 'node:os';
-import { ConfigError, configToYaml, loadConfig } from '../config';
-import { detach, takeDaemonNotifier } from '../daemon';
-import { SuperviseDirBusy } from '../supervise-dir';
+import { ConfigError, configToYaml, loadConfig } from '../config/config';
+import { detach, takeDaemonNotifier } from '../supervise/detach';
+import { SuperviseDirBusy } from '../supervise-dir/lock';
 import { helpText, parseFlags } from './flags';
 import { guardStdio, supervisorLogger } from './output';
 import { packageVersion } from './version';
@@ -30,7 +30,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (!config.foreground && notify === undefined) return detach(__filename, argv);
   // Loaded only to supervise: -v, -cc and flag errors stay quick.
-  const { runImmortal } = require('../run') as typeof import('../run');
+  const { runImmortal } = require('../supervise/standalone') as typeof import('../supervise/standalone');
   if (notify) process.removeAllListeners('uncaughtException');
   keepSupervisingOnInternalErrors(supervisorLogger(config.name));
   try {

@@ -5,7 +5,7 @@
 
 import { closeClients, ControlError, getStatus, sendSignal, type StatusResponse } from '../control/client';
 import { discoverServices, type DiscoveredService } from '../control/discover';
-import { superviseRoots } from '../supervise-roots';
+import { superviseRoots } from '../supervise-dir/roots';
 import { packageVersion } from './version';
 
 // ---- actions -----------------------------------------------------------------------------

@@ -4,9 +4,9 @@
 import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { ServiceTable } from '../dir/service-table';
-import { scanServiceDir } from '../dir/scan';
-import { watchServiceDir } from '../dir/watch-dir';
+import { ServiceTable } from '../immortaldir/service-table';
+import { scanServiceDir } from '../immortaldir/scan';
+import { watchServiceDir } from '../immortaldir/watch-dir';
 import { setSubreaper } from '../native';
 import { guardStdio, supervisorLogger } from './output';
 import { packageVersion } from './version';

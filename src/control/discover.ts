@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { superviseRoots } from '../supervise-roots';
+import { superviseRoots } from '../supervise-dir/roots';
 
 export const SOCKET_NAME = 'immortal.sock';
 

@@ -3,8 +3,8 @@
 // A sample without a meaningful value (no exit yet) is left out rather than faked as 0:
 // Prometheus treats an absent series as "unknown", which is the truth.
 
-import type { StatusSnapshot } from '../service';
-import { shellExitCode } from '../signal-names';
+import type { StatusSnapshot } from '../supervise/service';
+import { shellExitCode } from '../process/signal-names';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import type { ServiceControl } from '../service';
+import type { ServiceControl } from '../supervise/service';
 import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics';
 import { dispatchSignal } from './signals';
 import { encodeJsonLikeGo, statusJson } from './status';

@@ -6,7 +6,7 @@
 // "down" (TERM and do not restart). The Go socket sent SIGSTOP for `stop` too and only its
 // immortalctl translated `stop` to `down`; with this table curl and immortalctl agree.
 
-import type { ServiceControl } from '../service';
+import type { ServiceControl } from '../supervise/service';
 
 type SignalAction = (service: ServiceControl) => string;
 

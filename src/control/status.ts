@@ -5,7 +5,7 @@
 // \u003e, \u0026 and U+2028/U+2029 as \u2028/\u2029, and (c) ends the document with "\n".
 // curl users and scripts see exactly that, so we reproduce all three.
 
-import type { StatusSnapshot } from '../service';
+import type { StatusSnapshot } from '../supervise/service';
 import { formatSince } from './duration';
 
 /** The parsed shape of a status document (also what the client returns). */

@@ -6,7 +6,7 @@
 // reader to stop, so the service blocks on its full pipe instead of our memory growing.
 
 import fs from 'node:fs';
-import type { LogConfig } from '../config';
+import type { LogConfig } from '../config/config';
 import { ByteQueue } from './byte-queue';
 import { countLines, stampLines, timestampPrefix } from './lines';
 import { openLogFile, shiftRotatedFiles, type FileOwner } from './log-files';

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { killpg, pipe, spawn, type ExitStatus } from '../native';
-import { onChildExit } from '../reaper';
+import { onChildExit } from '../process/reaper';
 import { ByteQueue } from './byte-queue';
 import { countLines } from './lines';
 

@@ -2,8 +2,8 @@
 // straight to the supervisor's own stdout/stderr (no pipe, no copy); otherwise the log
 // writer owns pipes whose write ends are handed to every start of the service.
 
-import type { Config, LogConfig } from '../config';
-import { minRestartMs } from '../restart-rule';
+import type { Config, LogConfig } from '../config/config';
+import { minRestartMs } from '../supervise/restart-rule';
 import { FileWriter, type FileWriterOptions } from './file-writer';
 import { inheritedStdio } from './inherited-stdio';
 import { LoggerPipe } from './logger-pipe';
@@ -51,7 +51,7 @@ export function inheritedOutput(): ServiceOutput {
 export interface OutputOptions {
   /** The supervisor's message log (write errors, logger restarts); default: stderr. */
   report?: (message: string) => void;
-  /** Minimum time between two starts of the logger; default the 1 s rule (restart-rule.ts). */
+  /** Minimum time between two starts of the logger; default the 1 s rule (supervise/restart-rule.ts). */
   loggerRestartMs?: number;
   /** Bound of the logger's buffer; default LOGGER_BUFFER_BYTES (8 MiB). */
   loggerBufferBytes?: number;

@@ -3,8 +3,8 @@
 // ~/.immortal/<name> first, then $IMMORTAL_SDIR/<name>. immortaldir checks in-process instead.
 
 import path from 'node:path';
-import { getStatus } from './control/client';
-import { superviseRoots } from './supervise-roots';
+import { getStatus } from '../control/client';
+import { superviseRoots } from '../supervise-dir/roots';
 
 export async function requireCheckOverSockets(names: string[]): Promise<string[]> {
   const roots = superviseRoots();

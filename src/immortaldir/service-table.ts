@@ -2,11 +2,11 @@
 // toward what its file says (desired) one step at a time through its own queue, so a slow
 // stop of one service (stop_timeout) never holds up the others.
 
-import type { Config } from '../config';
-import { ConfigError, loadConfig } from '../config';
+import type { Config } from '../config/config';
+import { ConfigError, loadConfig } from '../config/config';
 import { defaultFlags } from '../cli/flags';
-import { openServiceRuntime, type ServiceRuntime } from '../service-runtime';
-import type { FinishReason } from '../supervisor';
+import { openServiceRuntime, type ServiceRuntime } from '../supervise/runtime';
+import type { FinishReason } from '../supervise/supervisor';
 import { requireErrors, stopWaves, type RequireGraph } from './require-graph';
 import type { ServiceFile } from './scan';
 

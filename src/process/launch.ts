@@ -2,9 +2,9 @@
 // (require_cmd, post_exit) that run with the service's user, cwd and environment.
 // Everything goes through native.spawn so the reaper sees every exit.
 
-import type { Config } from './config';
+import type { Config } from '../config/config';
 import { buildEnvironment } from './environment';
-import { lookupUser, spawn, type ExitStatus, type UserInfo } from './native';
+import { lookupUser, spawn, type ExitStatus, type UserInfo } from '../native';
 import { onChildExit } from './reaper';
 
 export interface LaunchContext {

@@ -4,7 +4,7 @@
 // 0 or 1 accordingly, so a shell script knows whether the service really started.
 
 import { closeSync, readSync, writeSync } from 'node:fs';
-import { pipe, spawn } from './native';
+import { pipe, spawn } from '../native';
 
 const notifyEnv = 'IMMORTAL_DAEMON_NOTIFY_FD';
 const notifyFd = 3;

@@ -5,11 +5,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Document, isScalar } from 'yaml';
-import type { Flags } from './cli/flags';
-import { ConfigError, LogSection, parseServiceFile, ServiceFile } from './config-validate';
-import { systemSuperviseRoot, userSuperviseRoot } from './supervise-roots';
+import type { Flags } from '../cli/flags';
+import { ConfigError, LogSection, parseServiceFile, ServiceFile } from './run-yml';
+import { systemSuperviseRoot, userSuperviseRoot } from '../supervise-dir/roots';
 
-export { ConfigError } from './config-validate';
+export { ConfigError } from './run-yml';
 
 export interface LogConfig {
   /** Absolute path of the log file. */
@@ -237,9 +237,9 @@ function checkWritableFile(file: Sourced<string>): void {
 }
 
 /** The addon is loaded on first use so that checking a file that names no user never needs it. */
-function lookupUser(nameOrUid: string | number): import('./native').UserInfo {
+function lookupUser(nameOrUid: string | number): import('../native').UserInfo {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const native = require('./native') as typeof import('./native');
+  const native = require('../native') as typeof import('../native');
   return native.lookupUser(nameOrUid);
 }
 

@@ -4,7 +4,7 @@
 // zombie survives. Nothing in a supervisor process may use child_process: its children would
 // be reaped here and libuv would never learn their status.
 
-import { reap, type ExitStatus } from './native';
+import { reap, type ExitStatus } from '../native';
 
 type ExitHandler = (status: ExitStatus) => void;
 

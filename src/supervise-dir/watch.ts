@@ -4,8 +4,8 @@
 // duplicate). A cheap periodic look notices this and rebuilds both in place.
 
 import { existsSync } from 'node:fs';
-import type { ControlServer } from './control/server';
-import { acquireSuperviseDir, SuperviseDirBusy, type SuperviseDir } from './supervise-dir';
+import type { ControlServer } from '../control/server';
+import { acquireSuperviseDir, SuperviseDirBusy, type SuperviseDir } from './lock';
 
 /** Two stat calls per service every interval: cheap even for hundreds of services. */
 const defaultIntervalMs = 2000;

@@ -4,14 +4,14 @@
 
 import { readFileSync, utimesSync } from 'node:fs';
 import path from 'node:path';
-import type { Config } from './config';
-import { startControlServer, type ControlServer, type ControlServerOptions } from './control/server';
-import { resolveUser } from './launch';
-import { openServiceOutput, type ServiceOutput } from './log/output';
-import { readPidfile, removePidfileIfOurs, writePidfileAtomically } from './pidfile';
-import { processStartTime } from './proc';
-import { acquireSuperviseDir } from './supervise-dir';
-import { SuperviseDirWatch } from './supervise-dir-watch';
+import type { Config } from '../config/config';
+import { startControlServer, type ControlServer, type ControlServerOptions } from '../control/server';
+import { resolveUser } from '../process/launch';
+import { openServiceOutput, type ServiceOutput } from '../log/output';
+import { readPidfile, removePidfileIfOurs, writePidfileAtomically } from '../process/pidfile';
+import { processStartTime } from '../process/proc';
+import { acquireSuperviseDir } from '../supervise-dir/lock';
+import { SuperviseDirWatch } from '../supervise-dir/watch';
 import { minRestartMs } from './restart-rule';
 import { Supervisor, type SupervisorOptions } from './supervisor';
 

@@ -3,9 +3,9 @@
 // unrelated process, so every doubt answers "no": the command is then started again.
 
 import { statSync } from 'node:fs';
-import { alive } from './native';
-import { readPidfile } from './pidfile';
-import { descendsFrom, processArgv, processStartTime, processState } from './proc';
+import { alive } from '../native';
+import { readPidfile } from '../process/pidfile';
+import { descendsFrom, processArgv, processStartTime, processState } from '../process/proc';
 
 export interface FollowCandidateCheck {
   /** Our own pid and our direct child's: never followed. */

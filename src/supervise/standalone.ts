@@ -1,10 +1,10 @@
 // One `immortal` process: a single service runtime, the supervisor's own signals, and the
 // exit code once the supervisor finishes.
 
-import type { Config } from './config';
-import { setSubreaper } from './native';
-import { requireCheckOverSockets } from './require';
-import { openServiceRuntime } from './service-runtime';
+import type { Config } from '../config/config';
+import { setSubreaper } from '../native';
+import { requireCheckOverSockets } from './require-over-sockets';
+import { openServiceRuntime } from './runtime';
 
 export interface RunOptions {
   /** Tells a waiting launcher (daemon mode) how the start went. */

@@ -3,8 +3,8 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Config } from './config';
-import { ConfigError } from './config-validate';
+import type { Config } from '../config/config';
+import { ConfigError } from '../config/run-yml';
 
 export interface EnvUser {
   name: string;

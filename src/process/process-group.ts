@@ -1,7 +1,7 @@
 // Signalling a service as a whole: its process group. A stop must reach the workers a
 // master forked too, or they outlive the service as orphans.
 
-import { killpg } from './native';
+import { killpg } from '../native';
 import { processGroup } from './proc';
 
 /**

@@ -3,7 +3,7 @@
 
 import { closeSync, fstatSync, mkdirSync, openSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
-import { flock } from './native';
+import { flock } from '../native';
 
 export interface SuperviseDir {
   readonly dir: string;

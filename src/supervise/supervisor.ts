@@ -10,16 +10,16 @@
 
 import path from 'node:path';
 import { backoffDelayMs } from './backoff';
-import type { Config } from './config';
+import type { Config } from '../config/config';
 import { adoptablePid, followablePid, waitForFollowablePid } from './follow';
-import { runShellCommand, spawnService, type LaunchContext } from './launch';
-import type { ServiceOutput } from './log/output';
-import { alive, isSubreaper, kill, watchExit, type ExitStatus, type ExitWatch } from './native';
-import { readPidfile, removePidfileIfOurs, writePidfileAtomically } from './pidfile';
-import { descendsFrom, processStartTime } from './proc';
-import { groupAlive, killGroup, serviceGroup } from './process-group';
-import { shellExitCode } from './signal-names';
-import { forgetChild } from './reaper';
+import { runShellCommand, spawnService, type LaunchContext } from '../process/launch';
+import type { ServiceOutput } from '../log/output';
+import { alive, isSubreaper, kill, watchExit, type ExitStatus, type ExitWatch } from '../native';
+import { readPidfile, removePidfileIfOurs, writePidfileAtomically } from '../process/pidfile';
+import { descendsFrom, processStartTime } from '../process/proc';
+import { groupAlive, killGroup, serviceGroup } from '../process/process-group';
+import { shellExitCode } from '../process/signal-names';
+import { forgetChild } from '../process/reaper';
 import type { ExitRecord, ServiceControl, StatusSnapshot } from './service';
 
 export type SupervisorState = 'waiting' | 'running' | 'stopping' | 'down' | 'finished';
