@@ -8,7 +8,8 @@ export const KEY_TABLE_HEADER = ['| key | type | meaning | default |', '|---|---
 /** One markdown row: `| \`log.age\` | seconds ≥ 0 | rotate when … | 0 = never |`. */
 export function keyDocRow(entry: KeyEntry): string {
   const type = entry.check ? `${entry.type.doc} ${entry.check.doc}` : entry.type.doc;
-  return `| \`${entry.name}\` | ${type} | ${entry.doc} | ${entry.docDefault ?? defaultText(entry.default)} |`;
+  const cells = [`\`${entry.name}\``, type, entry.doc, entry.docDefault ?? defaultText(entry.default)];
+  return `| ${cells.join(' | ')} |`.replace(/ {2}\|$/, ' |');
 }
 
 function defaultText(value: unknown): string {

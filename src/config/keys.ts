@@ -100,7 +100,7 @@ export const RUN_YML_KEYS: readonly KeyEntry[] = [
   key({ name: 'pid.parent', type: filePath, input: 'parentPid', field: 'pid.parent', verify: creatableFile, doc: 'like `-P`' }),
   key({ name: 'pid.child', type: filePath, input: 'childPid', field: 'pid.child', verify: creatableFile, doc: 'like `-p`' }),
   ...logKeys('log', 'stdout (and stderr unless `stderr:` is set); its dir must exist and be writable', 'log'),
-  ...logKeys('stderr', '*extension*: stderr apart from stdout; must not be the same file as `log.file`'),
+  ...logKeys('stderr', 'separate stderr log; must not be the same file as `log.file`'),
   key({ name: 'logger', type: commandLine, input: 'logger', field: 'logger', doc: 'like `-logger` (run by `sh -c`)' }),
   key({ name: 'user', type: nameOrId('name or uid'), input: 'user', field: 'user', verify: switchableUser,
     doc: 'like `-u`; unknown user → error; needs root unless it is you' }),
