@@ -63,7 +63,7 @@ function mergeValues(input: ConfigInput, file: RunYml | undefined): Map<string, 
   for (const entry of RUN_YML_KEYS) {
     if (!entry.required || values.has(entry.name)) continue;
     const section = entry.name.includes('.') ? entry.name.slice(0, entry.name.lastIndexOf('.')) : undefined;
-    if (section === undefined) throw new ConfigError(`missing ${labelOf(input, entry.input ?? 'command')} (or -c run.yml)`);
+    if (section === undefined) throw new ConfigError(`missing ${entry.input ? labelOf(input, entry.input) : entry.name} (or -c run.yml)`);
     if (file?.sections.has(section)) throw new ConfigError(`${file.label}: ${entry.name}: missing (${entry.required})`);
   }
   for (const entry of RUN_YML_KEYS) {
