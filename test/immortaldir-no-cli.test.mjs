@@ -1,4 +1,4 @@
-// The config layer stands without the command line: immortaldir builds every service's Config
+// The config layer stands without the command line: no file outside cli/ imports cli/, and immortaldir builds every service's Config
 // from its file alone and never loads the flag parser (commander). Node's own module trace
 // (NODE_DEBUG=module) names every module a process loads; `immortal` loading commander is the
 // control that the trace shows what we look for.
@@ -38,6 +38,20 @@ test('immortaldir runs a service from its file without ever loading commander', 
   const modules = loadedModules(stderr);
   assert.ok(modules.some((file) => file.endsWith(path.join('config', 'load.js'))), 'the trace lists the config layer it did load');
   assert.deepEqual(modules.filter((file) => /[/\\]commander[/\\]|[/\\]cli[/\\]flags\.js$/.test(file)), [], 'no commander, no cli/flags.js');
+});
+
+test('no file of src/ outside cli/ imports from cli/', () => {
+  const src = fileURLToPath(new URL('../src/', import.meta.url));
+  const offenders = [];
+  for (const file of fs.readdirSync(src, { recursive: true })) {
+    if (!file.endsWith('.ts') || file.startsWith(`cli${path.sep}`)) continue;
+    const text = fs.readFileSync(path.join(src, file), 'utf8');
+    for (const match of text.matchAll(/(?:from|require\()\s*['"]([^'"]+)['"]/g)) {
+      const target = path.relative(src, path.resolve(path.dirname(path.join(src, file)), match[1]));
+      if (match[1].startsWith('.') && target.split(path.sep)[0] === 'cli') offenders.push(`${file} → ${match[1]}`);
+    }
+  }
+  assert.deepEqual(offenders, []);
 });
 
 test('immortal -n still parses its flags with commander and supervises', async (t) => {
