@@ -1,5 +1,6 @@
-// The config layer stands without the command line: no file outside cli/ imports cli/, and immortaldir builds every service's Config
-// from its file alone and never loads the flag parser (commander). Node's own module trace
+// The config layer stands without the command line: no file outside cli/ imports cli/, and
+// immortaldir builds every service's Config from its file alone and never loads the flag
+// parser (commander). Node's own module trace
 // (NODE_DEBUG=module) names every module a process loads; `immortal` loading commander is the
 // control that the trace shows what we look for.
 

@@ -184,6 +184,7 @@ export function helpText(): string {
 
 /** The config layer's input from the flags, each field labelled as typed so config errors say `-d: …`. */
 export function configInputOf(flags: Flags): ConfigInput {
+  // -v, -h and -cc are the CLI's own business: they stay behind.
   const { version, help, check, ...input } = flags;
   return { ...input, labels: flagLabels() };
 }

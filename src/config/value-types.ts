@@ -110,6 +110,8 @@ export const boolean: ValueType<boolean> = {
   },
 };
 
+const modeNumber = numberOf('octal', 'an octal mode like 0660', true);
+
 /** A file mode: YAML 1.1 octal (`0660`) or a quoted octal string ("0660"); decimal 660 is a mistake. */
 export const octalMode: ValueType<number> = {
   doc: 'octal ≤ 0777',
@@ -117,10 +119,9 @@ export const octalMode: ValueType<number> = {
   read(reader, node, key) {
     const value = reader.value(node);
     if (typeof value === 'string' && /^0?[0-7]{1,3}$/.test(value)) return parseInt(value, 8);
-    const what = 'an octal mode like 0660';
-    const mode = numberOf('', what, true).read(reader, node, key);
+    const mode = modeNumber.read(reader, node, key);
     if (mode < 0) reader.fail(key, `must be 0 or more, got ${mode}`);
-    if (mode > 0o777) reader.expected(key, `${what} (at most 0777)`, node);
+    if (mode > 0o777) reader.expected(key, 'an octal mode like 0660 (at most 0777)', node);
     return mode;
   },
 };
