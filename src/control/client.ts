@@ -86,7 +86,8 @@ export async function watchStatus(
   for (;;) {
     let answer: StatusResponse | ControlError;
     try {
-      answer = await getStatus(socketPath, Math.max(1, Math.min(DEFAULT_TIMEOUT_MS, deadline - Date.now())));
+      // Each request has its own usual timeout: the wait bounds the asking again, not an answer.
+      answer = await getStatus(socketPath);
     } catch (err) {
       answer = toControlError(socketPath, err as Error);
     }
