@@ -11,7 +11,8 @@
         "native/watch.cc",
         "native/watch_linux.cc",
         "native/watch_kqueue.cc",
-        "native/watch_poll.cc"
+        "native/watch_poll.cc",
+        "native/unix-listener.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -17,6 +17,7 @@ Napi::Object InitImmortal(Napi::Env env, Napi::Object exports) {
   exports.Set("peerCred", Napi::Function::New(env, PeerCred, "peerCred"));
   exports.Set("watchModes", Napi::Function::New(env, WatchModes, "watchModes"));
   InitExitWatch(env, exports);
+  InitUnixListener(env, exports);
   return exports;
 }
 

@@ -18,5 +18,6 @@ Napi::Value WatchExit(const Napi::CallbackInfo& info);  // watch.cc
 Napi::Value WatchModes(const Napi::CallbackInfo& info); // watch.cc
 
 void InitExitWatch(Napi::Env env, Napi::Object exports);  // watch.cc
+void InitUnixListener(Napi::Env env, Napi::Object exports);  // unix-listener.cc
 
 }  // namespace immortal

@@ -61,6 +61,28 @@ export interface ExitWatch {
   close(): void;
 }
 
+/** A connection accepted by a UnixListener: a connected, nonblocking, CLOEXEC fd and its peer. */
+export interface UnixConnection extends PeerCred {
+  fd: number;
+}
+
+/**
+ * What a probe found at the listener's path: 'ours' (the connection reached this listener),
+ * 'elsewhere' (another listener took it), 'absent' (nobody listens there), 'busy' (undecided:
+ * queue full or out of descriptors).
+ */
+export type ProbeVerdict = 'ours' | 'elsewhere' | 'absent' | 'busy';
+
+export interface UnixListener {
+  /**
+   * Connects to the path, sends `message`, and looks for it in this listener's queue. Other
+   * connections accepted meanwhile are returned for the caller to serve.
+   */
+  probe(message: string): { verdict: ProbeVerdict; accepted: UnixConnection[] };
+  /** Stops accepting and closes the socket at once (the file stays). Idempotent. */
+  close(): void;
+}
+
 /** How exit of a pid is observed: 'pidfd' (Linux), 'kqueue' (BSD/macOS) or 'poll' (kill(pid,0) timer). */
 export type WatchMode = 'pidfd' | 'kqueue' | 'poll';
 
@@ -77,6 +99,12 @@ interface Addon {
   setSubreaper(): boolean;
   peerCred(fd: number): PeerCred;
   pipe(): [number, number];
+  UnixListener: new (
+    path: string,
+    bindUmask: number,
+    backlog: number,
+    onConnection: (fd: number, uid: number, gid: number, pid: number) => void,
+  ) => UnixListener;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -200,6 +228,22 @@ export function isSubreaper(): boolean {
 /** Credentials of the process at the other end of a connected unix socket. */
 export function peerCred(fd: number): PeerCred {
   return addon.peerCred(fd);
+}
+
+export interface ListenUnixOptions {
+  /** umask in force during bind(): the file's mode from its first instant is 0o777 & ~umask. */
+  bindUmask: number;
+  backlog?: number;
+}
+
+/**
+ * A listening unix stream socket bound at `path`, accepted from in the addon: each connection
+ * arrives as a connected fd with its peer's credentials (SO_PEERCRED / getpeereid). Wrap the fd
+ * with `new net.Socket({ fd })`, which then owns it. Bind errors are thrown (EADDRINUSE…).
+ */
+export function listenUnix(path: string, opts: ListenUnixOptions, onConnection: (connection: UnixConnection) => void): UnixListener {
+  return new addon.UnixListener(path, opts.bindUmask, opts.backlog ?? 511, (fd, uid, gid, pid) =>
+    onConnection({ fd, uid, gid, pid }));
 }
 
 /** pipe2(O_CLOEXEC): [readFd, writeFd]. */
