@@ -24,6 +24,26 @@ export interface SpawnOptions {
   stdio?: number[];
   /** Also return a pidfd for the child (Linux >= 5.3), else pidfd is -1. */
   pidfd?: boolean;
+  /**
+   * An open `cgroup.procs` (O_WRONLY) the child writes its own pid to before anything else,
+   * so the service is in its cgroup before it execs. Failure: thrown with stage 'cgroup'.
+   */
+  cgroupProcsFd?: number;
+  /**
+   * setrlimit in the child, as root before the credential change (so a hard limit can be
+   * raised; limits survive setuid). Failure: thrown with stage 'setrlimit', path = name.
+   */
+  rlimits?: ResourceLimit[];
+  /** The child sets NAME=<its own pid> in its environment (e.g. LISTEN_PID), replacing any. */
+  pidEnv?: string;
+}
+
+/** One resource limit; soft/hard -1 means unlimited (RLIM_INFINITY). */
+export interface ResourceLimit {
+  /** One of rlimitNames(): as core cpu data fsize memlock nofile nproc stack. */
+  resource: string;
+  soft: number;
+  hard: number;
 }
 
 export interface SpawnResult {
@@ -56,6 +76,19 @@ export interface PeerCred {
   pid: number;
 }
 
+/** One sd_notify datagram; pid/uid/gid are -1 when the kernel attached no sender. */
+export interface NotifyMessage {
+  pid: number;
+  uid: number;
+  gid: number;
+  text: string;
+}
+
+export interface NotifyWatch {
+  /** Stops watching; idempotent. Close the watch before the socket's fd. */
+  close(): void;
+}
+
 export interface ExitWatch {
   /** Stops watching; idempotent. A closed watch never calls back and holds no event-loop ref. */
   close(): void;
@@ -64,10 +97,13 @@ export interface ExitWatch {
 /** How exit of a pid is observed: 'pidfd' (Linux), 'kqueue' (BSD/macOS) or 'poll' (kill(pid,0) timer). */
 export type WatchMode = 'pidfd' | 'kqueue' | 'poll';
 
+type AddonSpawnOptions = Required<Omit<SpawnOptions, 'uid' | 'gid' | 'umask' | 'cgroupProcsFd' | 'pidEnv'>>
+  & { uid: number; gid: number; umask: number; cgroupProcsFd: number; pidEnv: string };
+
 interface Addon {
-  spawn(opts: Required<Omit<SpawnOptions, 'uid' | 'gid' | 'umask'>> & { uid: number; gid: number; umask: number }): SpawnResult;
+  spawn(opts: AddonSpawnOptions): SpawnResult;
   lookupUser(nameOrUid: string | number): UserInfo;
-  watchExit(pid: number, mode: string, pollIntervalMs: number, cb: () => void): ExitWatch;
+  watchExit(pid: number, mode: string, pollIntervalMs: number, cb: (err?: Error) => void): ExitWatch;
   watchModes(): string[];
   reap(pid: number): { pid: number; code: number; signal: number } | null;
   kill(pid: number, sig: number): void;
@@ -77,6 +113,13 @@ interface Addon {
   setSubreaper(): boolean;
   peerCred(fd: number): PeerCred;
   pipe(): [number, number];
+  rlimitNames(): string[];
+  bindTcpListener(host: string, port: number, family: number, backlog: number): number;
+  localPort(fd: number): number;
+  closeFd(fd: number): void;
+  openNotifySocket(path: string): number;
+  watchNotify(fd: number, onMessage: (msg: NotifyMessage) => void, onError: (err: Error) => void): NotifyWatch;
+  pidfdGetfd(pid: number, targetFd: number): number;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -104,8 +147,14 @@ export function spawn(opts: SpawnOptions): SpawnResult {
     umask: opts.umask ?? -1,
     stdio: opts.stdio ?? [-1, -1, -1],
     pidfd: opts.pidfd ?? false,
+    cgroupProcsFd: opts.cgroupProcsFd ?? -1,
+    rlimits: opts.rlimits ?? [],
+    pidEnv: opts.pidEnv ?? '',
   });
 }
+
+/** The names spawn's `rlimits` accepts here: as core cpu data fsize memlock nofile nproc stack. */
+export const RLIMIT_NAMES: readonly string[] = Object.freeze(addon.rlimitNames());
 
 /** getpwnam_r / getpwuid_r + getgrouplist. Unknown user: Error with code 'ENOUSER'. */
 export function lookupUser(nameOrUid: string | number): UserInfo {
@@ -136,6 +185,11 @@ export interface WatchOptions {
   mode?: WatchMode;
   /** Interval of the 'poll' fallback. */
   pollIntervalMs?: number;
+  /**
+   * Called when watching the exit fd itself failed (a uv_poll error; not an exit). The watch
+   * then goes on in 'poll' mode, so cb still comes once, when the pid is gone.
+   */
+  onError?: (err: Error) => void;
 }
 
 /**
@@ -144,14 +198,26 @@ export interface WatchOptions {
  */
 export function watchExit(pid: number, cb: () => void, opts: WatchOptions = {}): ExitWatch {
   const mode = opts.mode ?? preferredWatchMode();
+  let closed = false;
+  let current: ExitWatch;
+  const onEvent = (err?: Error): void => {
+    if (closed) return;
+    if (err === undefined) {
+      closed = true;
+      cb();
+      return;
+    }
+    opts.onError?.(err);
+    current = watchExit(pid, () => { closed = true; cb(); }, { ...opts, mode: 'poll' });
+  };
   try {
-    return addon.watchExit(pid, mode, opts.pollIntervalMs ?? 100, cb);
+    current = addon.watchExit(pid, mode, opts.pollIntervalMs ?? 100, onEvent);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-    let closed = false;
-    const timer = setImmediate(() => { if (!closed) cb(); });
-    return { close() { closed = true; clearImmediate(timer); } };
+    const timer = setImmediate(() => { if (!closed) { closed = true; cb(); } });
+    current = { close() { clearImmediate(timer); } };
   }
+  return { close() { closed = true; current.close(); } };
 }
 
 function toExitStatus(raw: { pid: number; code: number; signal: number }): ExitStatus {
@@ -205,4 +271,56 @@ export function peerCred(fd: number): PeerCred {
 /** pipe2(O_CLOEXEC): [readFd, writeFd]. */
 export function pipe(): [number, number] {
   return addon.pipe();
+}
+
+/**
+ * A listening TCP socket for `listen:` (socket CLOEXEC, SO_REUSEADDR, IPV6_V6ONLY for
+ * family 6, bind, listen) → its fd, to be passed to services as fd 3, 4… `host` is a numeric
+ * address ('' = any). Errors carry code (EADDRINUSE, EACCES, EADDRNOTAVAIL, EINVAL for a bad
+ * address), syscall, address and port.
+ */
+export function bindTcpListener(host: string, port: number, family: 4 | 6, backlog: number): number {
+  return addon.bindTcpListener(host, port, family, backlog);
+}
+
+/** The local port of a bound socket (getsockname): what port 0 became. */
+export function localPort(fd: number): number {
+  return addon.localPort(fd);
+}
+
+/** close(2) for an fd that is not a Node handle; EBADF is thrown. */
+export function closeFd(fd: number): void {
+  addon.closeFd(fd);
+}
+
+/**
+ * The sd_notify socket (NOTIFY_SOCKET): unix SOCK_DGRAM bound at path, SO_PASSCRED,
+ * nonblocking, CLOEXEC. A stale file at path is the caller's to remove; its mode and owner
+ * too. ENOTSUP where datagrams carry no sender credentials (macOS).
+ */
+export function openNotifySocket(socketPath: string): number {
+  return addon.openNotifySocket(socketPath);
+}
+
+/**
+ * Calls onMessage for each datagram on fd (from openNotifySocket), with the sender's pid,
+ * uid and gid as the kernel reports them (-1 when missing: ignore such messages). Datagrams
+ * over 4096 bytes are dropped, fds passed along are closed. Holds the event loop until close().
+ * onError gets receive and poll errors (after a poll error the watch has ended); by default
+ * they are thrown as uncaught errors.
+ */
+export function watchNotify(
+  fd: number,
+  onMessage: (msg: NotifyMessage) => void,
+  onError: (err: Error) => void = (err) => { throw err; },
+): NotifyWatch {
+  return addon.watchNotify(fd, onMessage, onError);
+}
+
+/**
+ * A close-on-exec duplicate of fd `targetFd` of process `pid` (Linux >= 5.6, pidfd_getfd;
+ * ENOSYS elsewhere). Needs ptrace access to pid: root, or its owner.
+ */
+export function pidfdGetfd(pid: number, targetFd: number): number {
+  return addon.pidfdGetfd(pid, targetFd);
 }
