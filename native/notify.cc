@@ -116,8 +116,11 @@ void CloseWatch(NotifyWatch* watch, bool fromCleanupHook) {
 void Deliver(NotifyWatch* watch, Napi::FunctionReference& callback, napi_value argument) {
   Napi::Env env(watch->env);
   Napi::Function function = callback.Value();
-  // MakeCallback: nextTicks/microtasks run after, and a throw goes to 'uncaughtException'.
+  // MakeCallback: nextTicks/microtasks run after. A throw stays pending in the env (and
+  // would fail every later N-API call): hand it to 'uncaughtException', as Node does for
+  // its own callbacks.
   function.MakeCallback(env.Global(), {argument}, *watch->context);
+  RethrowAsUncaught(env);
 }
 
 void ReportError(NotifyWatch* watch, int err, const char* syscall) {

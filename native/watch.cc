@@ -138,13 +138,14 @@ class ExitWatcher : public Napi::ObjectWrap<ExitWatcher> {
     (void)self;
     Napi::FunctionReference callback = std::move(callback_);
     Disarm(true);
-    // MakeCallback: runs nextTicks/microtasks after, and routes a throw to 'uncaughtException'.
+    // MakeCallback: runs nextTicks/microtasks after; a throw goes to 'uncaughtException'.
     if (err == 0) {
       callback.MakeCallback(env.Global(), {}, context_);
     } else {
       Napi::Value error = ErrnoError(env, err, "uv_poll").Value();
       callback.MakeCallback(env.Global(), {error}, context_);
     }
+    RethrowAsUncaught(env);
   }
 
   // Stops the uv handle (freed in its close callback) and drops our self-reference.
