@@ -20,7 +20,10 @@ export interface SpawnOptions {
   /** New session and process group (the service's pgid is then its pid). */
   setsid?: boolean;
   umask?: number;
-  /** stdio[i] becomes fd i in the child; -1 means /dev/null. Entries past 2 are passed as-is. */
+  /**
+   * stdio[i] becomes fd i in the child; -1 means /dev/null. Entries past 2 become fd 3, 4…
+   * (systemd socket passing), also when source numbers overlap the targets. At most 256.
+   */
   stdio?: number[];
   /** Also return a pidfd for the child (Linux >= 5.3), else pidfd is -1. */
   pidfd?: boolean;
@@ -128,9 +131,11 @@ const addon: Addon = require('node-gyp-build')(path.join(__dirname, '..'));
 export { signalName, signalNumber } from './process/signal-names';
 
 /**
- * fork + exec (on Linux clone(CLONE_VM|CLONE_VFORK): no page tables copied). Exec-side
- * failures (ENOENT, EACCES, chdir, setuid…) are thrown here, synchronously, as an Error with
- * code, syscall and path; the failed child is already reaped. On success the child is
+ * fork + exec (on Linux clone(CLONE_VM|CLONE_VFORK): no page tables copied). Every failure
+ * in the child (exec ENOENT/EACCES, chdir, dup2, cgroup, setrlimit, setuid…) is thrown here,
+ * synchronously, as an Error with code, syscall, path and `stage` (where in the child); the
+ * failed child is already reaped. Bad options (unknown rlimit name, bad value, pidEnv with
+ * '=', more than 256 stdio entries) are thrown before anything starts, without `stage`. On success the child is
  * inside execve: /proc/<pid>/cmdline may read empty for a moment longer.
  */
 export function spawn(opts: SpawnOptions): SpawnResult {
