@@ -20,6 +20,7 @@ Napi::Object InitImmortal(Napi::Env env, Napi::Object exports) {
   exports.Set("rlimitNames", Napi::Function::New(env, RlimitNames, "rlimitNames"));
   exports.Set("bindTcpListener", Napi::Function::New(env, BindTcpListener, "bindTcpListener"));
   exports.Set("localPort", Napi::Function::New(env, LocalPort, "localPort"));
+  exports.Set("localAddress", Napi::Function::New(env, LocalAddress, "localAddress"));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
   exports.Set("openNotifySocket", Napi::Function::New(env, OpenNotifySocket, "openNotifySocket"));
   exports.Set("watchNotify", Napi::Function::New(env, WatchNotify, "watchNotify"));

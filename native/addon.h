@@ -20,6 +20,7 @@ Napi::Value WatchModes(const Napi::CallbackInfo& info); // watch.cc
 Napi::Value RlimitNames(const Napi::CallbackInfo& info);      // limits.cc
 Napi::Value BindTcpListener(const Napi::CallbackInfo& info);  // listen.cc
 Napi::Value LocalPort(const Napi::CallbackInfo& info);        // listen.cc
+Napi::Value LocalAddress(const Napi::CallbackInfo& info);     // listen.cc
 Napi::Value CloseFd(const Napi::CallbackInfo& info);          // listen.cc
 Napi::Value OpenNotifySocket(const Napi::CallbackInfo& info); // notify.cc
 Napi::Value WatchNotify(const Napi::CallbackInfo& info);      // notify.cc

@@ -9,8 +9,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <string>
 
 #include "addon.h"
@@ -121,6 +124,53 @@ Napi::Value LocalPort(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   return Napi::Number::New(env, port);
+}
+
+// localAddress(fd) → {family: 4 | 6 | 'unix', address, port, listening}: what a socket fd is,
+// so a supervisor that took fds back from a running service (pidfdGetfd) can match each to
+// its `listen:` entry. address is the unix path for 'unix' ('' when unnamed), port 0 there.
+Napi::Value LocalAddress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  struct sockaddr_storage address;
+  socklen_t length = sizeof address;
+  memset(&address, 0, sizeof address);
+  if (getsockname(fd, reinterpret_cast<struct sockaddr*>(&address), &length) < 0) {
+    ErrnoError(env, errno, "getsockname").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Object out = Napi::Object::New(env);
+  char text[INET6_ADDRSTRLEN] = "";
+  if (address.ss_family == AF_INET) {
+    struct sockaddr_in* in = reinterpret_cast<struct sockaddr_in*>(&address);
+    inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+    out.Set("family", Napi::Number::New(env, 4));
+    out.Set("address", Napi::String::New(env, text));
+    out.Set("port", Napi::Number::New(env, ntohs(in->sin_port)));
+  } else if (address.ss_family == AF_INET6) {
+    struct sockaddr_in6* in6 = reinterpret_cast<struct sockaddr_in6*>(&address);
+    inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+    out.Set("family", Napi::Number::New(env, 6));
+    out.Set("address", Napi::String::New(env, text));
+    out.Set("port", Napi::Number::New(env, ntohs(in6->sin6_port)));
+  } else if (address.ss_family == AF_UNIX) {
+    struct sockaddr_un* un = reinterpret_cast<struct sockaddr_un*>(&address);
+    size_t offset = offsetof(struct sockaddr_un, sun_path);
+    size_t pathLength = length > offset ? strnlen(un->sun_path, length - offset) : 0;
+    out.Set("family", Napi::String::New(env, "unix"));
+    out.Set("address", Napi::String::New(env, un->sun_path, pathLength));
+    out.Set("port", Napi::Number::New(env, 0));
+  } else {
+    ErrnoError(env, EAFNOSUPPORT, "getsockname").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int listening = 0;
+  socklen_t size = sizeof listening;
+#if defined(SO_ACCEPTCONN)
+  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) < 0) listening = 0;
+#endif
+  out.Set("listening", Napi::Boolean::New(env, listening != 0));
+  return out;
 }
 
 // closeFd(fd): close(2); EBADF and the rest are thrown. EINTR is not retried: on Linux and

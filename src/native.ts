@@ -79,6 +79,16 @@ export interface PeerCred {
   pid: number;
 }
 
+/** What a socket fd is bound to (getsockname) and whether it listens (SO_ACCEPTCONN). */
+export interface SocketAddress {
+  family: 4 | 6 | 'unix';
+  /** Numeric address, or the unix path ('' when unnamed). */
+  address: string;
+  /** 0 for unix sockets. */
+  port: number;
+  listening: boolean;
+}
+
 /** One sd_notify datagram; pid/uid/gid are -1 when the kernel attached no sender. */
 export interface NotifyMessage {
   pid: number;
@@ -119,6 +129,7 @@ interface Addon {
   rlimitNames(): string[];
   bindTcpListener(host: string, port: number, family: number, backlog: number): number;
   localPort(fd: number): number;
+  localAddress(fd: number): SocketAddress;
   closeFd(fd: number): void;
   openNotifySocket(path: string): number;
   watchNotify(fd: number, onMessage: (msg: NotifyMessage) => void, onError: (err: Error) => void): NotifyWatch;
@@ -291,6 +302,14 @@ export function bindTcpListener(host: string, port: number, family: 4 | 6, backl
 /** The local port of a bound socket (getsockname): what port 0 became. */
 export function localPort(fd: number): number {
   return addon.localPort(fd);
+}
+
+/**
+ * The address a socket fd is bound to and whether it listens: matches fds taken back from a
+ * running service (pidfdGetfd) to their `listen:` entries.
+ */
+export function localAddress(fd: number): SocketAddress {
+  return addon.localAddress(fd);
 }
 
 /** close(2) for an fd that is not a Node handle; EBADF is thrown. */

@@ -118,6 +118,37 @@ describe('bindTcpListener', () => {
     assert.throws(() => native.bindTcpListener('192.0.2.1', 0, 4, 16), { code: 'EADDRNOTAVAIL', syscall: 'bind', address: '192.0.2.1' });
   });
 
+  test('localAddress tells family, address, port and whether the fd listens', (t) => {
+    const fd = native.bindTcpListener('127.0.0.1', 0, 4, 1);
+    try {
+      assert.deepEqual(native.localAddress(fd), { family: 4, address: '127.0.0.1', port: native.localPort(fd), listening: true });
+    } finally {
+      native.closeFd(fd);
+    }
+    const socketPath = path.join(tmpdir(t), 'n.sock');
+    const dgram = native.openNotifySocket(socketPath);
+    try {
+      assert.deepEqual(native.localAddress(dgram), { family: 'unix', address: socketPath, port: 0, listening: false });
+    } finally {
+      native.closeFd(dgram);
+    }
+    let v6;
+    try {
+      v6 = native.bindTcpListener('::1', 0, 6, 1);
+    } catch (err) {
+      if (err.code === 'EAFNOSUPPORT' || err.code === 'EADDRNOTAVAIL') return; // no IPv6 loopback here
+      throw err;
+    }
+    assert.deepEqual(native.localAddress(v6), { family: 6, address: '::1', port: native.localPort(v6), listening: true });
+    native.closeFd(v6);
+    const file = fs.openSync('/dev/null', 'r');
+    try {
+      assert.throws(() => native.localAddress(file), { code: 'ENOTSOCK', syscall: 'getsockname' });
+    } finally {
+      fs.closeSync(file);
+    }
+  });
+
   test('closeFd closes; a second close is EBADF', () => {
     const fd = native.bindTcpListener('127.0.0.1', 0, 4, 1);
     native.closeFd(fd);
@@ -244,6 +275,7 @@ describe('pidfdGetfd', () => {
       throw err;
     }
     assert.equal(fs.readlinkSync(`/proc/self/fd/${fd}`), fs.readlinkSync(`/proc/${pid}/fd/3`), 'the same socket');
+    assert.deepEqual(native.localAddress(fd), { family: 4, address: '127.0.0.1', port, listening: true });
     assert.equal(fdFlags(fd).cloexec, true);
     native.kill(pid, 'SIGKILL'); // the service goes; the socket stays open with us
     await waitFor(() => native.reap(pid), { message: `exit of ${pid}` });
