@@ -142,6 +142,20 @@ const addon: Addon = require('node-gyp-build')(path.join(__dirname, '..'));
 export { signalName, signalNumber } from './process/signal-names';
 
 /**
+ * The addon reads numbers without checking their type (a wrong one leaves an exception
+ * pending in N-API, and the addon's own error on top of it aborts the process): pids and fds
+ * are checked here, at the one door to it.
+ */
+function integer(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    const err = new TypeError(`${what} must be an integer, got ${String(value)}`) as NodeJS.ErrnoException;
+    err.code = 'ERR_INVALID_ARG_TYPE';
+    throw err;
+  }
+  return value;
+}
+
+/**
  * fork + exec (on Linux clone(CLONE_VM|CLONE_VFORK): no page tables copied). Every failure
  * in the child (exec ENOENT/EACCES, chdir, dup2, cgroup, setrlimit, setuid…) is thrown here,
  * synchronously, as an Error with code, syscall, path and `stage` (where in the child); the
@@ -150,6 +164,10 @@ export { signalName, signalNumber } from './process/signal-names';
  * inside execve: /proc/<pid>/cmdline may read empty for a moment longer.
  */
 export function spawn(opts: SpawnOptions): SpawnResult {
+  if (typeof opts.file !== 'string' || !Array.isArray(opts.argv) || !Array.isArray(opts.env)) {
+    throw new TypeError('spawn: file must be a string, argv and env arrays of strings');
+  }
+  for (const fd of opts.stdio ?? []) integer(fd, 'spawn: stdio entry');
   return addon.spawn({
     file: opts.file,
     argv: opts.argv,
@@ -227,7 +245,7 @@ export function watchExit(pid: number, cb: () => void, opts: WatchOptions = {}):
     current = watchExit(pid, () => { closed = true; cb(); }, { ...opts, mode: 'poll' });
   };
   try {
-    current = addon.watchExit(pid, mode, opts.pollIntervalMs ?? 100, onEvent);
+    current = addon.watchExit(integer(pid, 'watchExit: pid'), mode, opts.pollIntervalMs ?? 100, onEvent);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
     const timer = setImmediate(() => { if (!closed) { closed = true; cb(); } });
@@ -244,26 +262,26 @@ function toExitStatus(raw: { pid: number; code: number; signal: number }): ExitS
 
 /** waitpid(pid, WNOHANG); pid -1 reaps any child. null when nothing has exited. */
 export function reap(pid: number): ExitStatus | null {
-  const raw = addon.reap(pid);
+  const raw = addon.reap(integer(pid, 'reap: pid'));
   return raw === null ? null : toExitStatus(raw);
 }
 
 export function kill(pid: number, sig: string | number): void {
-  addon.kill(pid, signalNumber(sig));
+  addon.kill(integer(pid, 'kill: pid'), signalNumber(sig));
 }
 
 export function killpg(pgid: number, sig: string | number): void {
-  addon.killpg(pgid, signalNumber(sig));
+  addon.killpg(integer(pgid, 'killpg: pgid'), signalNumber(sig));
 }
 
 /** kill(pid, 0): true when the pid exists (EPERM counts as alive). */
 export function alive(pid: number): boolean {
-  return addon.alive(pid);
+  return addon.alive(integer(pid, 'alive: pid'));
 }
 
 /** Non-blocking exclusive flock; throws EWOULDBLOCK/EAGAIN when someone else holds it. */
 export function flock(fd: number): void {
-  addon.flock(fd);
+  addon.flock(integer(fd, 'flock: fd'));
 }
 
 let subreaper = false;
@@ -281,7 +299,7 @@ export function isSubreaper(): boolean {
 
 /** Credentials of the process at the other end of a connected unix socket. */
 export function peerCred(fd: number): PeerCred {
-  return addon.peerCred(fd);
+  return addon.peerCred(integer(fd, 'peerCred: fd'));
 }
 
 /** pipe2(O_CLOEXEC): [readFd, writeFd]. */
@@ -296,12 +314,12 @@ export function pipe(): [number, number] {
  * address), syscall, address and port.
  */
 export function bindTcpListener(host: string, port: number, family: 4 | 6, backlog: number): number {
-  return addon.bindTcpListener(host, port, family, backlog);
+  return addon.bindTcpListener(String(host), integer(port, 'bindTcpListener: port'), integer(family, 'bindTcpListener: family'), integer(backlog, 'bindTcpListener: backlog'));
 }
 
 /** The local port of a bound socket (getsockname): what port 0 became. */
 export function localPort(fd: number): number {
-  return addon.localPort(fd);
+  return addon.localPort(integer(fd, 'localPort: fd'));
 }
 
 /**
@@ -309,12 +327,12 @@ export function localPort(fd: number): number {
  * running service (pidfdGetfd) to their `listen:` entries.
  */
 export function localAddress(fd: number): SocketAddress {
-  return addon.localAddress(fd);
+  return addon.localAddress(integer(fd, 'localAddress: fd'));
 }
 
 /** close(2) for an fd that is not a Node handle; EBADF is thrown. */
 export function closeFd(fd: number): void {
-  addon.closeFd(fd);
+  addon.closeFd(integer(fd, 'closeFd: fd'));
 }
 
 /**
@@ -323,7 +341,7 @@ export function closeFd(fd: number): void {
  * too. ENOTSUP where datagrams carry no sender credentials (macOS).
  */
 export function openNotifySocket(socketPath: string): number {
-  return addon.openNotifySocket(socketPath);
+  return addon.openNotifySocket(String(socketPath));
 }
 
 /**
@@ -338,7 +356,7 @@ export function watchNotify(
   onMessage: (msg: NotifyMessage) => void,
   onError: (err: Error) => void = (err) => { throw err; },
 ): NotifyWatch {
-  return addon.watchNotify(fd, onMessage, onError);
+  return addon.watchNotify(integer(fd, 'watchNotify: fd'), onMessage, onError);
 }
 
 /**
@@ -346,5 +364,5 @@ export function watchNotify(
  * ENOSYS elsewhere). Needs ptrace access to pid: root, or its owner.
  */
 export function pidfdGetfd(pid: number, targetFd: number): number {
-  return addon.pidfdGetfd(pid, targetFd);
+  return addon.pidfdGetfd(integer(pid, 'pidfdGetfd: pid'), integer(targetFd, 'pidfdGetfd: fd'));
 }
