@@ -16,39 +16,42 @@ exec sleep 1001
 `, 0o755);
 }
 
-test('down, then usr1 while the group drains: the signal reaches the group, the stop ends, nothing is left', async (t) => {
+/** The run's leader and its TERM-ignoring member, once both are up. */
+async function currentRun(box, sock, count) {
+  const { pid } = await waitForStatus(sock, (s) => s.count === count && s.pid > 0);
+  const member = Number(await waitForFile(box.path('member.pid'), (text) => text.endsWith('\n')));
+  fs.rmSync(box.path('member.pid')); // the next run writes its own
+  return { leader: pid, member };
+}
+
+/** `down`; once the leader is gone and the member holds the stop open, send `sig`: it must reach the member. */
+async function signalWhileDraining(sock, { leader, member }, sig) {
+  assert.equal(await signal(sock, 'down'), '');
+  // The leader is gone (status shows no pid); the member ignores TERM and keeps the stop going.
+  await waitGone(leader);
+  await waitForStatus(sock, (s) => s.pid === 0);
+  assert.ok(!gone(member), 'the member ignores TERM and is still there');
+  assert.equal(await signal(sock, sig), '');
+  await waitGone(member);
+}
+
+test('down, then usr1 or kill while the group drains: the signal reaches the group, the stop ends, nothing is left', async (t) => {
   const box = sandbox(t, { restartMs: 50 });
   // A long stop_timeout: without the signal the drain would outlast the test's deadlines.
   const yml = box.write('drain.yml', `cmd: ${leaderWithStubbornMember(box)}\nstop_timeout: 300\n`);
   const run = box.start(['-n', '-ctl', 'drain', '-c', yml]);
   const sock = box.ctlSocket('drain');
-  const started = await waitForStatus(sock, (s) => s.count === 1 && s.pid > 0);
-  const memberPid = Number(await waitForFile(box.path('member.pid'), (text) => text.endsWith('\n')));
 
-  assert.equal(await signal(sock, 'down'), '');
-  // The leader is gone (status shows no pid); the member ignores TERM and keeps the stop going.
-  await waitGone(started.pid);
-  await waitForStatus(sock, (s) => s.pid === 0);
-  assert.ok(!gone(memberPid), 'the member ignores TERM and is still there');
-
-  assert.equal(await signal(sock, 'usr1'), '');
   // USR1's default action ends the sleep: the group is empty and the stop completes long
   // before stop_timeout — seen by `up`, which starts the command again only once it has.
-  await waitGone(memberPid);
-  fs.rmSync(box.path('member.pid'));
+  const first = await currentRun(box, sock, 1);
+  await signalWhileDraining(sock, first, 'usr1');
   assert.equal(await signal(sock, 'up'), '');
-  const again = await waitForStatus(sock, (s) => s.count === 2 && s.pid > 0);
-  assert.notEqual(again.pid, started.pid);
-  const secondMember = Number(await waitForFile(box.path('member.pid'), (text) => text.endsWith('\n')));
+  const second = await currentRun(box, sock, 2);
+  assert.notEqual(second.leader, first.leader);
 
-  // The same with KILL, as an operator hurrying a stop would send it; then halt the supervisor,
-  // which exits once that stop is over, long before stop_timeout.
-  assert.equal(await signal(sock, 'down'), '');
-  await waitGone(again.pid);
-  await waitForStatus(sock, (s) => s.pid === 0);
-  assert.ok(!gone(secondMember), 'the second member ignores TERM too');
-  assert.equal(await signal(sock, 'kill'), '');
-  await waitGone(secondMember);
+  // KILL, as an operator hurrying a stop sends it; the supervisor then exits at once on SIGTERM.
+  await signalWhileDraining(sock, second, 'kill');
   run.kill('SIGTERM');
   assert.deepEqual(await run.waitExit(), { code: 0, signal: null });
   assert.deepEqual(box.processes(), []);

@@ -78,7 +78,7 @@ export class ServiceStateMachine {
     const s = this.state;
     switch (s.name) {
       case 'new': {
-        const proc = findLeftRunning(this.config, (pid) => this.onWatchedExit(pid));
+        const proc = findLeftRunning(this.config, (pid) => this.onExited(pid, undefined));
         if (proc === undefined) return this.scheduleStart(this.config.wait * 1000);
         this.history.resumed(proc.kind === 'adopted' ? 'adopted' : 'followed');
         this.tracking(proc);
@@ -139,34 +139,21 @@ export class ServiceStateMachine {
     }
   }
 
-  private onChildExit(status: ExitStatus): void {
-    const s = this.state;
-    switch (s.name) {
-      case 'running':
-      case 'stopping':
-        if (s.proc.pid !== status.pid) return;
-        // Its last partial line is ended now, not glued to the next run's first line.
-        this.opts.output.endOfRun();
-        this.exited(s.proc, status.code, status.signal);
-        return s.name === 'running' ? this.afterRunning(s.proc) : this.leaderGone(s);
-      case 'new': case 'start-due': case 'checking-preconditions': case 'searching-pidfile':
-      case 'draining-group': case 'down': case 'finished':
-        return; // not ours any more (exit, or an earlier run)
-      default: return unreachable(s);
-    }
-  }
-
-  private onWatchedExit(pid: number): void {
+  /** exited: our child (SIGCHLD, with its status) or a watched pid (pidfd/kqueue, no status). */
+  private onExited(pid: number, status: ExitStatus | undefined): void {
     const s = this.state;
     switch (s.name) {
       case 'running':
       case 'stopping':
         if (s.proc.pid !== pid) return;
-        this.exited(s.proc, null, null); // not our child: its status belongs to its parent
+        // A child's last partial line is ended now, not glued to the next run's first line.
+        if (status) this.opts.output.endOfRun();
+        // A watched pid is not our child: its exit status went to its parent, not to us.
+        this.exited(s.proc, status?.code ?? null, status?.signal ?? null);
         return s.name === 'running' ? this.afterRunning(s.proc) : this.leaderGone(s);
       case 'new': case 'start-due': case 'checking-preconditions': case 'searching-pidfile':
       case 'draining-group': case 'down': case 'finished':
-        return;
+        return; // not ours any more (exit, or an earlier run)
       default: return unreachable(s);
     }
   }
@@ -176,7 +163,7 @@ export class ServiceStateMachine {
     switch (s.name) {
       case 'searching-pidfile': {
         if (s !== search) return;
-        const proc = pid === undefined ? undefined : watchTracked(pid, 'followed', this.config, (p) => this.onWatchedExit(p));
+        const proc = pid === undefined ? undefined : watchTracked(pid, 'followed', this.config, (p) => this.onExited(p, undefined));
         if (proc) {
           this.history.handedOver();
           this.tracking(proc);
@@ -264,7 +251,7 @@ export class ServiceStateMachine {
     this.history.attempting();
     let pid: number;
     try {
-      pid = spawnService(this.opts.launch, (status) => this.onChildExit(status));
+      pid = spawnService(this.opts.launch, (status) => this.onExited(status.pid, status));
     } catch (err) {
       return this.startFailed(err as Error);
     }
