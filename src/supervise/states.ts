@@ -1,6 +1,7 @@
 // The supervisor's states, the data each one needs, and every transition in one table.
-// supervisor.ts carries the table out: one method per event, each a `switch` over every
-// state ending in `unreachable(state)`, so a state added here is a compile error until every
+// machine.ts (events from timers, exits and async work) and supervisor.ts (the operator's
+// commands) carry the table out: one method per event, each a `switch` over every state
+// ending in `unreachable(state)`, so a state added here is a compile error until every
 // event says what it does in that state. Like s6-supervise's table, any "what happens if X
 // arrives while Y?" is one row to read.
 //
@@ -61,7 +62,8 @@
 // searching-pidfile       proc exited; pid.follow may name its successor within 1 s
 //   search-done(pid)    → running       following pid (a handover, not a crash)
 //                       → stopping      …when down/halt came meanwhile (`then`)
-//   search-done()       → as running's exited (start-due | down | finished); `then` halt → finished
+//   search-done()       → as running's exited (start-due | down | finished, post_exit runs)
+//                       → finished      …when halt came meanwhile (no post_exit)
 //   up, once            → searching-pidfile   a pending down is cancelled
 //   down, halt          → searching-pidfile   `then` noted: the daemon found is stopped too
 //   signal              ✗ no running process
