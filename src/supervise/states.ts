@@ -98,8 +98,9 @@
 //   finish-bound        → finished      `finished` resolves, post_exit or not
 //   every command       ✗ supervisor is exiting (signal: ✗ no running process)
 //
-// exited, search-done, kill-timeout, drain-tick and checked in any state not listed for them
-// are stale (the course changed while they were on their way) and ignored.
+// Any other event in a state not listed for it is stale (the course changed while it was on
+// its way: a command, a stop, an abandon) and ignored; post-exit-done then only forgets
+// the finished command.
 //
 // ── Where the states of the next issues go ──────────────────────────────────────────────
 // Add each to the `State` union below: the compiler then lists every event to decide.

@@ -154,6 +154,7 @@ export class Supervisor extends ServiceStateMachine implements ServiceControl {
   get currentState(): SupervisorState {
     return coarseState(this.state);
   }
+
   /** Status while waiting: why a start is held back, or when it comes. */
   private waitNote(): string | undefined {
     const s = this.state;
