@@ -6,6 +6,7 @@ import type { Config } from '../config/config';
 import { ConfigError, loadConfig } from '../config/config';
 import { defaultFlags } from '../cli/flags';
 import { openServiceRuntime, type ServiceRuntime } from '../supervise/runtime';
+import type { ServiceControl } from '../supervise/service';
 import type { FinishReason } from '../supervise/supervisor';
 import { requireErrors, stopWaves, type RequireGraph } from './require-graph';
 import type { ServiceFile } from './scan';
@@ -25,7 +26,16 @@ interface Entry {
   runningHash?: string;
   /** Last error logged, so an unchanged bad file is not logged on every scan. */
   loggedError?: string;
+  /** The running config's log file (for the dashboard and `immortalctl logs`). */
+  logFile?: string;
   queue: Promise<void>;
+}
+
+export interface ListedService {
+  name: string;
+  service?: ServiceControl;
+  error?: string;
+  logFile?: string;
 }
 
 export interface ServiceTableOptions {
@@ -81,6 +91,21 @@ export class ServiceTable {
       .map((e) => ({ name: e.name, runtime: e.runtime! }));
   }
 
+  /** Every name of the directory, with its supervisor when one runs (dashboard). */
+  listing(): ListedService[] {
+    return [...this.entries.values()].map((e) => ({
+      name: e.name,
+      service: e.runtime?.supervisor,
+      error: e.desired?.error ?? e.loggedError,
+      logFile: e.runtime ? e.logFile : undefined,
+    }));
+  }
+
+  /** The running supervisor of one service, to act on it (dashboard). */
+  control(name: string): ServiceControl | undefined {
+    return this.entries.get(name)?.runtime?.supervisor;
+  }
+
   // ── one entry ─────────────────────────────────────────────────────────────────────────
 
   private async converge(entry: Entry): Promise<void> {
@@ -120,6 +145,7 @@ export class ServiceTable {
     entry.loggedError = undefined;
     entry.runtime = runtime;
     entry.runningHash = desired.file.hash;
+    entry.logFile = desired.config!.log?.file;
     runtime.supervisor.begin();
     void runtime.supervisor.finished.then((reason) => this.onFinished(entry, runtime, reason));
   }
