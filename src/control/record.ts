@@ -62,10 +62,10 @@ export interface RecordExtras {
 
 /** The record of one service; `snapshot` is undefined when no supervisor runs for it. */
 export function serviceRecord(name: string, snapshot: StatusSnapshot | undefined, now: number, extras: RecordExtras = {}): ServiceRecord {
-  const common = { name, error: extras.error ?? null, logFile: extras.logFile ?? null };
+  const tail = { error: extras.error ?? null, logFile: extras.logFile ?? null };
   if (snapshot === undefined) {
     return {
-      ...common,
+      name,
       state: extras.error ? 'error' : 'starting',
       want: null,
       pid: 0,
@@ -78,10 +78,11 @@ export function serviceRecord(name: string, snapshot: StatusSnapshot | undefined
       note: null,
       startError: null,
       logError: null,
+      ...tail,
     };
   }
   return {
-    ...common,
+    name,
     state: stateOf(snapshot),
     want: snapshot.want,
     pid: snapshot.pid,
@@ -94,6 +95,7 @@ export function serviceRecord(name: string, snapshot: StatusSnapshot | undefined
     note: snapshot.note ?? null,
     startError: snapshot.lastStartError ?? null,
     logError: snapshot.logError ?? null,
+    ...tail,
   };
 }
 

@@ -62,7 +62,7 @@ export async function startControlServer(
 // ---- socket file lifecycle -------------------------------------------------------------
 
 /** A socket nobody answers on is left over from a killed supervisor; a live one is refused. */
-async function removeStaleSocket(socketPath: string): Promise<void> {
+export async function removeStaleSocket(socketPath: string): Promise<void> {
   let stat: fs.Stats;
   try {
     stat = fs.lstatSync(socketPath);
@@ -109,7 +109,7 @@ function isSocketLive(socketPath: string): Promise<boolean> {
  * file private from the first instant instead of open until chmod. Node binds a path
  * synchronously inside listen(), so the umask is restored before any other code runs.
  */
-function listenPrivately(server: http.Server, socketPath: string): Promise<void> {
+export function listenPrivately(server: http.Server, socketPath: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(err);
     server.once('error', onError);

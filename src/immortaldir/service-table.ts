@@ -8,6 +8,7 @@ import { defaultFlags } from '../cli/flags';
 import { openServiceRuntime, type ServiceRuntime } from '../supervise/runtime';
 import type { ServiceControl } from '../supervise/service';
 import type { FinishReason } from '../supervise/supervisor';
+import type { ListedService } from '../dashboard/source';
 import { requireErrors, stopWaves, type RequireGraph } from './require-graph';
 import type { ServiceFile } from './scan';
 
@@ -29,13 +30,6 @@ interface Entry {
   /** The running config's log file (for the dashboard and `immortalctl logs`). */
   logFile?: string;
   queue: Promise<void>;
-}
-
-export interface ListedService {
-  name: string;
-  service?: ServiceControl;
-  error?: string;
-  logFile?: string;
 }
 
 export interface ServiceTableOptions {
