@@ -163,12 +163,12 @@ export const PAGE_SCRIPT = String.raw`'use strict';
       var td = document.createElement('td');
       td.colSpan = 12;
       td.className = 'empty';
-      td.textContent = 'No services. Put a *.yml file in ' + (dir || 'the directory') + ' and it shows here.';
       empty.appendChild(td);
       rowsBody.appendChild(empty);
     } else if (records.size > 0 && empty) {
       empty.remove();
     }
+    if (records.size === 0) setText(empty.firstChild, 'No services. Put a *.yml file in ' + (dir || 'the directory') + ' and it shows here.');
     var counts = { up: 0, down: 0, other: 0 };
     records.forEach(function (r) {
       if (r.state === 'up') counts.up++;
@@ -266,7 +266,12 @@ export const PAGE_SCRIPT = String.raw`'use strict';
 
   rowsBody.addEventListener('click', function (e) {
     var button = e.target.closest('button');
-    if (!button) return;
+    if (!button) {
+      // No hover on a phone: a tap on a name says what is wrong with it.
+      var cell = e.target.closest('th.has-problem');
+      if (cell) say(cell.closest('tr').dataset.name + ': ' + cell.title, true);
+      return;
+    }
     var name = button.closest('tr').dataset.name;
     if (button.dataset.log) showLog(name);
     else if (button.dataset.action) act(name, button.dataset.action);

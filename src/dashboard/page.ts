@@ -85,20 +85,21 @@ body.can-act .token { display: flex; }
 .message { flex-basis: 100%; margin: 0; min-height: 1.4em; color: var(--muted); }
 .message.error { color: var(--bad); }
 .table-wrap { overflow-x: auto; border: 1px solid var(--line); border-radius: 6px; }
-table { border-collapse: separate; border-spacing: 0; table-layout: fixed; width: 100%; min-width: 1020px; }
-col.c-name { width: 180px; } col.c-state { width: 112px; } col.c-ready { width: 64px; } col.c-health { width: 72px; }
-col.c-pid { width: 76px; } col.c-uptime { width: 92px; } col.c-restarts { width: 76px; } col.c-backoff { width: 72px; }
-col.c-exit { width: 140px; } col.c-memory { width: 84px; } col.c-cpu { width: 68px; } col.c-actions { width: 260px; }
-body.read-only table { min-width: 760px; }
+table { border-collapse: separate; border-spacing: 0; table-layout: fixed; width: 100%; min-width: 1180px; }
+col.c-name { width: 180px; } col.c-state { width: 118px; } col.c-ready { width: 72px; } col.c-health { width: 76px; }
+col.c-pid { width: 80px; } col.c-uptime { width: 92px; } col.c-restarts { width: 88px; } col.c-backoff { width: 82px; }
+col.c-exit { width: 130px; } col.c-memory { width: 90px; } col.c-cpu { width: 72px; } col.c-actions { width: 300px; }
+body.read-only table { min-width: 880px; }
 body.read-only col.c-actions { width: 0; }
 body.read-only .actions { display: none; }
-th, td { padding: 6px 8px; border-bottom: 1px solid var(--line); text-align: left;
+th, td { padding: 6px 8px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: middle;
   white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-th { background: var(--head); font-weight: 600; position: sticky; top: 0; }
-th:first-child, td:first-child { position: sticky; left: 0; background: var(--bg); z-index: 1; border-right: 1px solid var(--line); }
-th:first-child { background: var(--head); z-index: 2; }
-tbody tr:hover td { background: var(--hover); }
-tbody tr:last-child td { border-bottom: 0; }
+thead th { background: var(--head); font-weight: 600; }
+tbody th { font-weight: 600; }
+tr > :first-child { position: sticky; left: 0; background: var(--bg); z-index: 1; border-right: 1px solid var(--line); }
+thead tr > :first-child { background: var(--head); z-index: 2; }
+tbody tr:hover > * { background: var(--hover); }
+tbody tr:last-child > * { border-bottom: 0; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
 td { font-variant-numeric: tabular-nums; }
 .state { display: inline-block; padding: 0 8px; border-radius: 10px; border: 1px solid currentColor; font-size: 12px; font-weight: 600; }
@@ -108,10 +109,12 @@ td { font-variant-numeric: tabular-nums; }
 .s-error { color: var(--bad); }
 .s-restarting, .s-backoff { color: var(--warn); }
 .s-starting, .s-waiting { color: var(--wait); }
-.problem { color: var(--bad); font-weight: 700; margin-left: 4px; }
 .empty { text-align: center; color: var(--muted); padding: 24px 8px; white-space: normal; }
-td.empty:first-child { position: static; border-right: 0; }
+tr > td.empty:first-child { position: static; border-right: 0; }
+.has-problem { cursor: help; }
+.has-problem::after { content: " !"; color: var(--bad); }
 .actions button, .actions select { font: inherit; font-size: 12px; padding: 1px 6px; margin-right: 2px; }
+.actions button[hidden] { display: none; }
 .log { margin-top: 12px; border: 1px solid var(--line); border-radius: 6px; }
 .log h2 { font-size: 14px; margin: 0; padding: 6px 8px; background: var(--head); border-bottom: 1px solid var(--line); overflow-wrap: anywhere; }
 .log pre { margin: 0; padding: 8px; max-height: 50vh; overflow: auto; font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, monospace; white-space: pre-wrap; overflow-wrap: anywhere; }
