@@ -11,6 +11,7 @@ import { parseHttpAddress, type HttpAddress } from '../dashboard/address';
 import { readTokenFile } from '../dashboard/access';
 import { startDashboard, type Dashboard } from '../dashboard/server';
 import { setSubreaper } from '../native';
+import { groupId } from '../supervise/runtime';
 import { systemSuperviseRoot } from '../supervise-dir/roots';
 import { guardStdio, supervisorLogger } from './output';
 import { packageVersion } from './version';
@@ -19,7 +20,7 @@ const defaultDir = '/usr/local/etc/immortal';
 /** SPEC: changes are picked up within 5 s even when no fs event arrives. */
 const rescanIntervalMs = 5000;
 
-const usage = `usage: immortaldir [dir] [--http [HOST:]PORT] [--http-token-file FILE]
+const usage = `usage: immortaldir [dir] [--http [HOST:]PORT] [--http-token-file FILE] [--socket-group GROUP]
 
 Supervises every *.yml in dir (default ${defaultDir}), each as -ctl <basename> under
 $IMMORTAL_SDIR (default /var/run/immortal), all in this one process.
@@ -34,6 +35,8 @@ them, is always served on $IMMORTAL_SDIR/immortaldir.sock (mode 0600, e.g. behin
   --http-token-file FILE   allow start, stop, restart, signals and log lines to requests
                            carrying this file's token (X-Immortal-Token); without it the
                            dashboard is read-only
+  --socket-group GROUP     make immortaldir.sock mode 0660 with this group (e.g. the
+                           group of nginx's workers), instead of 0600
   -v, --version            print the version and exit
   -h, --help               print this help and exit
 `;
@@ -42,6 +45,7 @@ interface Arguments {
   dir: string;
   http?: HttpAddress;
   tokenFile?: string;
+  socketGroup?: string;
 }
 
 /** Flags take their value as the next word or after "=" (--http=8080). */
@@ -49,6 +53,7 @@ function parseArguments(argv: string[]): Arguments {
   const positional: string[] = [];
   let http: HttpAddress | undefined;
   let tokenFile: string | undefined;
+  let socketGroup: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].startsWith('--') ? splitOnce(argv[i]) : [argv[i], undefined];
     const value = () => {
@@ -64,6 +69,8 @@ function parseArguments(argv: string[]): Arguments {
       }
     } else if (flag === '--http-token-file') {
       tokenFile = value();
+    } else if (flag === '--socket-group') {
+      socketGroup = value();
     } else if (flag.startsWith('-')) {
       fail(`unknown argument ${argv[i]} (see --help)`);
     } else {
@@ -71,7 +78,7 @@ function parseArguments(argv: string[]): Arguments {
     }
   }
   if (positional.length > 1) fail(`unknown argument ${positional[1]} (see --help)`);
-  return { dir: path.resolve(positional[0] ?? defaultDir), http, tokenFile };
+  return { dir: path.resolve(positional[0] ?? defaultDir), http, tokenFile, socketGroup };
 }
 
 function splitOnce(arg: string): [string, string | undefined] {
@@ -109,10 +116,18 @@ async function main(argv: string[]): Promise<void> {
       dirLog(`scan of ${dir} failed: ${(err as Error).message}`);
     }
   };
+  let socketGid: number | undefined;
+  if (args.socketGroup !== undefined) {
+    try {
+      socketGid = groupId(args.socketGroup);
+    } catch (err) {
+      fail(`--socket-group ${args.socketGroup}: ${(err as Error).message.replace(/^socket\.group: /, '')}`);
+    }
+  }
   // Listening comes before any service starts: a port in use ends immortaldir with nothing started.
   let dashboard: Dashboard;
   try {
-    dashboard = await startDashboard({ source: { dir, listing: () => table.listing(), control: (name) => table.control(name) }, token, http: args.http, socketRoot: systemSuperviseRoot(), log: dirLog });
+    dashboard = await startDashboard({ source: { dir, listing: () => table.listing(), control: (name) => table.control(name) }, token, http: args.http, socketRoot: systemSuperviseRoot(), socketGid, log: dirLog });
   } catch (err) {
     fail((err as Error).message);
   }

@@ -21,6 +21,8 @@ export interface DashboardOptions {
   http?: HttpAddress;
   /** The supervise root; the socket is <root>/immortaldir.sock. */
   socketRoot?: string;
+  /** Group that may connect too (mode 0660 instead of 0600), e.g. nginx's. */
+  socketGid?: number;
   log: (line: string) => void;
 }
 
@@ -58,7 +60,8 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       fs.mkdirSync(opts.socketRoot, { recursive: true });
       await removeStaleSocket(file);
       await listenPrivately(server, file);
-      fs.chmodSync(file, 0o600);
+      if (opts.socketGid !== undefined) fs.chownSync(file, -1, opts.socketGid);
+      fs.chmodSync(file, opts.socketGid === undefined ? 0o600 : 0o660);
       servers.push(server);
       socketPath = file;
       opts.log(`dashboard on unix:${file} (${access})`);
