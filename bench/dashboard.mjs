@@ -114,20 +114,21 @@ async function main() {
     counter.bytes = 0;
     process.stderr.write(`measuring ${windowSeconds} s…\n`);
     const before = [cpuTicks(baseline.proc.pid), cpuTicks(watched.proc.pid)];
+    const rssBefore = [rssMb(baseline.proc.pid), rssMb(watched.proc.pid)];
     await sleep(windowSeconds * 1000);
     const after = [cpuTicks(baseline.proc.pid), cpuTicks(watched.proc.pid)];
     const rss = [rssMb(baseline.proc.pid), rssMb(watched.proc.pid)];
     for (const page of pages) page.destroy();
     const cpu = after.map((a, i) => ((a - before[i]) / TICKS_PER_SECOND / windowSeconds) * 100);
     const rows = [
-      ['no page open (baseline)', cpu[0], rss[0], '-'],
-      [`${PAGES} pages open (SSE)`, cpu[1], rss[1], `${(counter.bytes / windowSeconds / 1024).toFixed(1)} KiB/s`],
+      ['no page open (baseline)', cpu[0], rssBefore[0], rss[0], '-'],
+      [`${PAGES} pages open (SSE)`, cpu[1], rssBefore[1], rss[1], `${(counter.bytes / windowSeconds / 1024).toFixed(1)} KiB/s`],
     ];
     console.log(`immortaldir with ${services} services (one restarting every second), ${windowSeconds} s window, Node ${process.version}, load ${os.loadavg()[0].toFixed(1)}\n`);
-    console.log('| immortaldir | CPU (% of one core) | RSS | sent to the pages |');
-    console.log('|---|---:|---:|---:|');
-    for (const [label, c, r, sent] of rows) console.log(`| ${label} | ${c.toFixed(2)} % | ${r.toFixed(1)} MB | ${sent} |`);
-    console.log(`| difference | ${(cpu[1] - cpu[0]).toFixed(2)} points | ${(rss[1] - rss[0]).toFixed(1)} MB | |`);
+    console.log('| immortaldir | CPU (% of one core) | RSS at window start | RSS at window end | sent to the pages |');
+    console.log('|---|---:|---:|---:|---:|');
+    for (const [label, c, r0, r, sent] of rows) console.log(`| ${label} | ${c.toFixed(2)} % | ${r0.toFixed(1)} MB | ${r.toFixed(1)} MB | ${sent} |`);
+    console.log(`| difference | ${(cpu[1] - cpu[0]).toFixed(2)} points | ${(rssBefore[1] - rssBefore[0]).toFixed(1)} MB | ${(rss[1] - rss[0]).toFixed(1)} MB | |`);
   } finally {
     await Promise.allSettled([stop(baseline), stop(watched)]);
   }
