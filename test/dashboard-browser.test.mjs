@@ -44,7 +44,7 @@ async function openBrowser(t) {
 }
 
 /** A page that records its errors and every request it makes. */
-async function watchedPage(browser, width = 1280) {
+async function watchedPage(browser, width = 1480) {
   const page = await browser.newPage();
   await page.setViewport({ width, height: 720 });
   const problems = [];

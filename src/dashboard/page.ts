@@ -85,14 +85,14 @@ body.can-act .token { display: flex; }
 .message { flex-basis: 100%; margin: 0; min-height: 1.4em; color: var(--muted); }
 .message.error { color: var(--bad); }
 .table-wrap { overflow-x: auto; border: 1px solid var(--line); border-radius: 6px; }
-table { border-collapse: separate; border-spacing: 0; table-layout: fixed; width: 100%; min-width: 1180px; }
+table { border-collapse: separate; border-spacing: 0; table-layout: fixed; width: 100%; min-width: 1400px; }
 col.c-name { width: 180px; } col.c-state { width: 118px; } col.c-ready { width: 72px; } col.c-health { width: 76px; }
 col.c-pid { width: 80px; } col.c-uptime { width: 92px; } col.c-restarts { width: 88px; } col.c-backoff { width: 82px; }
 col.c-exit { width: 130px; } col.c-memory { width: 90px; } col.c-cpu { width: 72px; } col.c-actions { width: 300px; }
-body.read-only table { min-width: 880px; }
+body.read-only table { min-width: 1100px; }
 body.read-only col.c-actions { width: 0; }
 body.read-only .actions { display: none; }
-th, td { padding: 6px 8px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: middle;
+th, td { padding: 6px 8px; line-height: 22px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: middle;
   white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 thead th { background: var(--head); font-weight: 600; }
 tbody th { font-weight: 600; }
@@ -102,7 +102,7 @@ tbody tr:hover > * { background: var(--hover); }
 tbody tr:last-child > * { border-bottom: 0; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
 td { font-variant-numeric: tabular-nums; }
-.state { display: inline-block; padding: 0 8px; border-radius: 10px; border: 1px solid currentColor; font-size: 12px; font-weight: 600; }
+.state { display: inline-block; line-height: 18px; padding: 0 8px; border-radius: 10px; border: 1px solid currentColor; font-size: 12px; font-weight: 600; }
 .state::before { content: "● "; }
 .s-up { color: var(--up); }
 .s-down, .s-exited { color: var(--down); }
