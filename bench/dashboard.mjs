@@ -10,8 +10,10 @@
 // Both get `--http 0`; on one, 5 clients hold `/events` open (server-sent events, exactly
 // what a page does; a page's other requests are a one-off load), reading everything they
 // are sent. Over the same window of `seconds` both processes' CPU time (utime+stime from
-// /proc/PID/stat) and, at the end, their RSS (VmRSS) are read; the bytes the 5 clients
-// received are counted. Each immortaldir is stopped with SIGTERM and must exit 0.
+// /proc/PID/stat) is read, and their RSS (VmRSS) every second (min, median, max: V8 lets
+// short-lived garbage pile up in the old generation and then collects it, so RSS saws up
+// and down; one reading would say little); the bytes the 5 clients received are counted.
+// Each immortaldir is stopped with SIGTERM and must exit 0.
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -94,6 +96,11 @@ function openPage(url, counter) {
   return req;
 }
 
+function spread(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { min: sorted[0], median: sorted[Math.floor(sorted.length / 2)], max: sorted[sorted.length - 1] };
+}
+
 async function stop(run) {
   run.proc.kill('SIGTERM');
   const status = await run.exited;
@@ -114,21 +121,25 @@ async function main() {
     counter.bytes = 0;
     process.stderr.write(`measuring ${windowSeconds} s…\n`);
     const before = [cpuTicks(baseline.proc.pid), cpuTicks(watched.proc.pid)];
-    const rssBefore = [rssMb(baseline.proc.pid), rssMb(watched.proc.pid)];
-    await sleep(windowSeconds * 1000);
+    const rssSamples = [[], []];
+    for (let second = 0; second < windowSeconds; second++) {
+      rssSamples[0].push(rssMb(baseline.proc.pid));
+      rssSamples[1].push(rssMb(watched.proc.pid));
+      await sleep(1000);
+    }
     const after = [cpuTicks(baseline.proc.pid), cpuTicks(watched.proc.pid)];
-    const rss = [rssMb(baseline.proc.pid), rssMb(watched.proc.pid)];
+    const rss = rssSamples.map(spread);
     for (const page of pages) page.destroy();
     const cpu = after.map((a, i) => ((a - before[i]) / TICKS_PER_SECOND / windowSeconds) * 100);
     const rows = [
-      ['no page open (baseline)', cpu[0], rssBefore[0], rss[0], '-'],
-      [`${PAGES} pages open (SSE)`, cpu[1], rssBefore[1], rss[1], `${(counter.bytes / windowSeconds / 1024).toFixed(1)} KiB/s`],
+      ['no page open (baseline)', cpu[0], rss[0], '-'],
+      [`${PAGES} pages open (SSE)`, cpu[1], rss[1], `${(counter.bytes / windowSeconds / 1024).toFixed(1)} KiB/s`],
     ];
     console.log(`immortaldir with ${services} services (one restarting every second), ${windowSeconds} s window, Node ${process.version}, load ${os.loadavg()[0].toFixed(1)}\n`);
-    console.log('| immortaldir | CPU (% of one core) | RSS at window start | RSS at window end | sent to the pages |');
-    console.log('|---|---:|---:|---:|---:|');
-    for (const [label, c, r0, r, sent] of rows) console.log(`| ${label} | ${c.toFixed(2)} % | ${r0.toFixed(1)} MB | ${r.toFixed(1)} MB | ${sent} |`);
-    console.log(`| difference | ${(cpu[1] - cpu[0]).toFixed(2)} points | ${(rssBefore[1] - rssBefore[0]).toFixed(1)} MB | ${(rss[1] - rss[0]).toFixed(1)} MB | |`);
+    console.log('| immortaldir | CPU (% of one core) | RSS min | RSS median | RSS max | sent to the pages |');
+    console.log('|---|---:|---:|---:|---:|---:|');
+    for (const [label, c, r, sent] of rows) console.log(`| ${label} | ${c.toFixed(2)} % | ${r.min.toFixed(1)} MB | ${r.median.toFixed(1)} MB | ${r.max.toFixed(1)} MB | ${sent} |`);
+    console.log(`| difference | ${(cpu[1] - cpu[0]).toFixed(2)} points | ${(rss[1].min - rss[0].min).toFixed(1)} MB | ${(rss[1].median - rss[0].median).toFixed(1)} MB | ${(rss[1].max - rss[0].max).toFixed(1)} MB | |`);
   } finally {
     await Promise.allSettled([stop(baseline), stop(watched)]);
   }

@@ -11,7 +11,7 @@ import http from 'node:http';
 import path from 'node:path';
 import test from 'node:test';
 import { DEADLINE_MS, sandbox, signal, waitFor, waitForStatus } from './cli-helpers.mjs';
-import { IMMORTALDIR, httpRequest, pidGone, record, startDashboard, waitRecord } from './fixtures/dashboard-harness.mjs';
+import { IMMORTALDIR, httpRequest, pidGone, startDashboard, waitRecord } from './fixtures/dashboard-harness.mjs';
 import { parseExposition } from './fixtures/prometheus-text.mjs';
 
 const TOKEN = 'test-token-0123456789abcdef';
@@ -232,4 +232,3 @@ function openEvents(url) {
   };
 }
 
-export { record };

@@ -21,7 +21,7 @@ export interface EventHubOptions {
 
 export class EventHub {
   private readonly clients = new Set<http.ServerResponse>();
-  private readonly lastSent = new Map<string, string>();
+  private readonly lastSent = new Map<string, ServiceRecord>();
   private sampler?: NodeJS.Timeout;
   private heartbeat?: NodeJS.Timeout;
 
@@ -67,7 +67,7 @@ export class EventHub {
     if (this.clients.size === 0) return;
     const now = Date.now();
     const services = serviceRecords(this.source, now);
-    const upsert = services.filter((record) => this.lastSent.get(record.name) !== comparable(record));
+    const upsert = services.filter((record) => !sameButUptime(this.lastSent.get(record.name), record));
     const present = new Set(services.map((record) => record.name));
     const remove = [...this.lastSent.keys()].filter((name) => !present.has(name));
     this.remember(services);
@@ -77,7 +77,7 @@ export class EventHub {
 
   private remember(services: ServiceRecord[]): void {
     this.lastSent.clear();
-    for (const record of services) this.lastSent.set(record.name, comparable(record));
+    for (const record of services) this.lastSent.set(record.name, record);
   }
 
   private broadcast(text: string): void {
@@ -104,8 +104,28 @@ export class EventHub {
   }
 }
 
-function comparable(record: ServiceRecord): string {
-  return JSON.stringify({ ...record, uptime: undefined });
+/**
+ * Field by field, one level deep (lastExit), without serializing: this runs for every
+ * service four times a second while a page is open, and strings made only to be compared
+ * would be most of what the dashboard allocates.
+ */
+function sameButUptime(previous: ServiceRecord | undefined, next: ServiceRecord): boolean {
+  if (previous === undefined) return false;
+  return shallowEqual(previous as unknown as Record<string, unknown>, next as unknown as Record<string, unknown>, 'uptime', 1);
+}
+
+function shallowEqual(a: Record<string, unknown>, b: Record<string, unknown>, skip: string | undefined, depth: number): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const key of keys) {
+    if (key === skip) continue;
+    const x = a[key];
+    const y = b[key];
+    if (x === y) continue;
+    const bothObjects = typeof x === 'object' && typeof y === 'object' && x !== null && y !== null;
+    if (!bothObjects || depth === 0 || !shallowEqual(x as Record<string, unknown>, y as Record<string, unknown>, undefined, depth - 1)) return false;
+  }
+  return true;
 }
 
 function event(name: string, data: unknown): string {
