@@ -153,3 +153,24 @@ test('read-only and empty: no action column, a sentence instead of rows', { skip
   assert.equal(await page.$eval('#token-form', (el) => getComputedStyle(el).display), 'none');
   assert.deepEqual(problems, []);
 });
+
+test('200 services: every row, uniform rows, and a stop among them still shows live', { skip }, async (t) => {
+  const files = {};
+  for (let i = 0; i < 200; i++) files[`svc${String(i).padStart(3, '0')}`] = `cmd: sleep ${3800 + i}\n`;
+  const run = await startDashboard(t, { files });
+  const browser = await openBrowser(t);
+  const { page, problems, requests } = await watchedPage(browser);
+  await page.goto(run.url, { waitUntil: 'domcontentloaded' });
+  await page.waitForFunction(() => document.querySelectorAll('tbody tr .s-up').length === 200, { timeout: 120000 });
+  // The last row has no bottom border; every other one is the same height.
+  const heights = await page.$$eval('tbody tr:not(:last-child)', (trs) => [...new Set(trs.map((tr) => tr.getBoundingClientRect().height))]);
+  assert.equal(heights.length, 1, `one row height for all: ${heights}`);
+  const target = await waitForStatus(run.serviceSocket('svc137'), (s) => s.pid > 0);
+  await signal(run.serviceSocket('svc137'), 'down');
+  await waitState(page, 'svc137', 'down');
+  assert.equal(await page.$$eval('tbody tr .s-up', (els) => els.length), 199);
+  await pidGone(target.pid);
+  const origin = new URL(run.url).origin;
+  assert.deepEqual(requests.filter((url) => !url.startsWith(origin) && !url.startsWith('data:')), []);
+  assert.deepEqual(problems, []);
+});

@@ -102,7 +102,7 @@ tbody tr:hover > * { background: var(--hover); }
 tbody tr:last-child > * { border-bottom: 0; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
 td { font-variant-numeric: tabular-nums; }
-.state { display: inline-block; line-height: 18px; padding: 0 8px; border-radius: 10px; border: 1px solid currentColor; font-size: 12px; font-weight: 600; }
+.state { display: inline-block; vertical-align: top; margin-top: 1px; line-height: 18px; padding: 0 8px; border-radius: 10px; border: 1px solid currentColor; font-size: 12px; font-weight: 600; }
 .state::before { content: "● "; }
 .s-up { color: var(--up); }
 .s-down, .s-exited { color: var(--down); }
