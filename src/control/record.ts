@@ -11,9 +11,9 @@ import { signalNumber } from '../process/signal-names';
  * up (running) · down (stopped by the operator, or retries used up) · exited (a `once` run
  * ended) · starting (before the first start) · waiting (held by require:/require_cmd) ·
  * restarting (exited, starts again after the 1 s rule) · backoff (crash loop, delayed) ·
- * error (its file does not load, or its supervisor could not open).
+ * stopping (its file was removed; its supervisor is ending) · error (its file does not load, or its supervisor could not open).
  */
-export type ServiceState = 'up' | 'down' | 'exited' | 'starting' | 'waiting' | 'restarting' | 'backoff' | 'error';
+export type ServiceState = 'up' | 'down' | 'exited' | 'starting' | 'waiting' | 'restarting' | 'backoff' | 'stopping' | 'error';
 
 export interface LastExitRecord {
   /** Exit code, or null when killed by a signal. */
@@ -57,6 +57,8 @@ export interface ServiceRecord {
 
 export interface RecordExtras {
   error?: string;
+  /** Its file is gone and its supervisor is being stopped. */
+  stopping?: boolean;
   logFile?: string;
 }
 
@@ -66,7 +68,7 @@ export function serviceRecord(name: string, snapshot: StatusSnapshot | undefined
   if (snapshot === undefined) {
     return {
       name,
-      state: extras.error ? 'error' : 'starting',
+      state: extras.stopping ? 'stopping' : extras.error ? 'error' : 'starting',
       want: null,
       pid: 0,
       following: false,

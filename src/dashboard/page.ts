@@ -108,7 +108,7 @@ td { font-variant-numeric: tabular-nums; }
 .s-down, .s-exited { color: var(--down); }
 .s-error { color: var(--bad); }
 .s-restarting, .s-backoff { color: var(--warn); }
-.s-starting, .s-waiting { color: var(--wait); }
+.s-starting, .s-waiting, .s-stopping { color: var(--wait); }
 .empty { text-align: center; color: var(--muted); padding: 24px 8px; white-space: normal; }
 tr > td.empty:first-child { position: static; border-right: 0; }
 .has-problem { cursor: help; }

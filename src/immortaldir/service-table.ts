@@ -92,6 +92,7 @@ export class ServiceTable {
       service: e.runtime?.supervisor,
       error: e.desired?.error ?? e.loggedError,
       logFile: e.runtime ? e.logFile : undefined,
+      stopping: e.desired === undefined,
     }));
   }
 
