@@ -114,8 +114,10 @@ test('the page lists services and follows a stop, a new and a removed file witho
   assert.deepEqual(problems, []);
 });
 
-test('a POST without the token is refused; the token typed in the page makes its buttons act', { skip }, async (t) => {
-  const run = await startDashboard(t, { token: TOKEN, files: { web: 'cmd: sleep 3734\n' } });
+test('a POST without the token is refused; the token typed in the page makes its buttons act and shows the log', { skip }, async (t) => {
+  const run = await startDashboard(t, { token: TOKEN, args: ['--http', '0'] });
+  const logFile = run.box.path('web.log');
+  run.write('web', `cmd: sleep 3734\nlog:\n  file: ${logFile}\n`);
   const web = await waitForStatus(run.serviceSocket('web'), (s) => s.pid > 0);
   const browser = await openBrowser(t);
   const { page, problems } = await watchedPage(browser);
@@ -130,6 +132,10 @@ test('a POST without the token is refused; the token typed in the page makes its
 
   await page.type('#token', TOKEN);
   await page.click('#token-form button');
+  fs.appendFileSync(logFile, 'hello from the log\n');
+  await page.click('tr[data-name="web"] button[data-log]');
+  await page.waitForFunction(() => document.getElementById('log-text').textContent === 'hello from the log\n');
+  assert.match(await page.$eval('#log-title', (el) => el.textContent), /web\.log, last 200 lines/);
   await page.click('tr[data-name="web"] button[data-action="stop"]');
   await waitState(page, 'web', 'down');
   await pidGone(web.pid);
