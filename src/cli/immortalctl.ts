@@ -6,6 +6,7 @@
 import { closeClients, ControlError, getStatus, sendSignal, watchStatus, type StatusResponse } from '../control/client';
 import { discoverServices, type DiscoveredService } from '../control/discover';
 import { superviseRoots } from '../supervise-dir/roots';
+import { runLogs } from './immortalctl-logs';
 import { packageVersion } from './version';
 
 // ---- actions -----------------------------------------------------------------------------
@@ -115,6 +116,7 @@ export function helpText(program = 'immortalctl'): string {
     '',
     '  Actions:',
     ...WORD_ACTIONS.map((action) => line(action.word, action.description)),
+    line('logs', 'NAME [-f] [-n N]: print (and follow) the service\'s log file; see immortalctl logs --help.'),
     '',
     '  Signals:',
     ...FLAG_ACTIONS.map((action) => line(action.word, action.description)),
@@ -307,6 +309,7 @@ async function run(invocation: Extract<Invocation, { kind: 'run' }>): Promise<nu
 }
 
 export async function main(args: readonly string[]): Promise<number> {
+  if (args[0] === 'logs') return runLogs(args.slice(1));
   let invocation: Invocation;
   try {
     invocation = parseArguments(args);

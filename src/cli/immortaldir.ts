@@ -7,7 +7,12 @@ import path from 'node:path';
 import { ServiceTable } from '../immortaldir/service-table';
 import { scanServiceDir } from '../immortaldir/scan';
 import { watchServiceDir } from '../immortaldir/watch-dir';
+import { parseHttpAddress, type HttpAddress } from '../dashboard/address';
+import { readTokenFile } from '../dashboard/access';
+import { startDashboard, type Dashboard } from '../dashboard/server';
 import { setSubreaper } from '../native';
+import { groupId } from '../supervise/runtime';
+import { systemSuperviseRoot } from '../supervise-dir/roots';
 import { guardStdio, supervisorLogger } from './output';
 import { packageVersion } from './version';
 
@@ -15,28 +20,90 @@ const defaultDir = '/usr/local/etc/immortal';
 /** SPEC: changes are picked up within 5 s even when no fs event arrives. */
 const rescanIntervalMs = 5000;
 
-const usage = `usage: immortaldir [dir]
+const usage = `usage: immortaldir [dir] [--http [HOST:]PORT] [--http-token-file FILE] [--socket-group GROUP]
 
 Supervises every *.yml in dir (default ${defaultDir}), each as -ctl <basename> under
 $IMMORTAL_SDIR (default /var/run/immortal), all in this one process.
 A new file starts a service, a changed file restarts it, a removed file stops it.
 SIGTERM/SIGINT stop every service (dependents first) and exit; SIGHUP rescans now.
 
-  -v, --version   print the version and exit
-  -h, --help      print this help and exit
+The dashboard (docs/dashboard.md), a live page of every service plus /metrics for all of
+them, is always served on $IMMORTAL_SDIR/immortaldir.sock (mode 0600, e.g. behind nginx).
+
+  --http ADDR              also serve it over TCP: PORT or :PORT (127.0.0.1 only),
+                           HOST:PORT or [IPV6]:PORT (that address, e.g. 0.0.0.0:8080)
+  --http-token-file FILE   allow start, stop, restart, signals and log lines to requests
+                           carrying this file's token (X-Immortal-Token); without it the
+                           dashboard is read-only
+  --socket-group GROUP     make immortaldir.sock mode 0660 with this group (e.g. the
+                           group of nginx's workers), instead of 0600
+  -v, --version            print the version and exit
+  -h, --help               print this help and exit
 `;
 
-function main(argv: string[]): void {
+interface Arguments {
+  dir: string;
+  http?: HttpAddress;
+  tokenFile?: string;
+  socketGroup?: string;
+}
+
+/** Flags take their value as the next word or after "=" (--http=8080). */
+function parseArguments(argv: string[]): Arguments {
+  const positional: string[] = [];
+  let http: HttpAddress | undefined;
+  let tokenFile: string | undefined;
+  let socketGroup: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].startsWith('--') ? splitOnce(argv[i]) : [argv[i], undefined];
+    const value = () => {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v === '') fail(`${flag} needs a value (see --help)`);
+      return v;
+    };
+    if (flag === '--http') {
+      try {
+        http = parseHttpAddress(value());
+      } catch (err) {
+        fail((err as Error).message);
+      }
+    } else if (flag === '--http-token-file') {
+      tokenFile = value();
+    } else if (flag === '--socket-group') {
+      socketGroup = value();
+    } else if (flag.startsWith('-')) {
+      fail(`unknown argument ${argv[i]} (see --help)`);
+    } else {
+      positional.push(flag);
+    }
+  }
+  if (positional.length > 1) fail(`unknown argument ${positional[1]} (see --help)`);
+  return { dir: path.resolve(positional[0] ?? defaultDir), http, tokenFile, socketGroup };
+}
+
+function splitOnce(arg: string): [string, string | undefined] {
+  const at = arg.indexOf('=');
+  return at < 0 ? [arg, undefined] : [arg.slice(0, at), arg.slice(at + 1)];
+}
+
+async function main(argv: string[]): Promise<void> {
   guardStdio();
   if (argv.includes('-v') || argv.includes('--version')) return void process.stdout.write(`${packageVersion()}\n`);
   if (argv.includes('-h') || argv.includes('--help')) return void process.stdout.write(usage);
-  const unknown = argv.find((a) => a.startsWith('-'));
-  if (unknown !== undefined || argv.length > 1) fail(`unknown argument ${unknown ?? argv[1]} (see --help)`);
-  const dir = path.resolve(argv[0] ?? defaultDir);
+  const args = parseArguments(argv);
+  const { dir } = args;
   try {
     if (!statSync(dir).isDirectory()) fail(`${dir}: not a directory`);
   } catch {
     fail(`${dir}: no such directory`);
+  }
+  let token: string | undefined;
+  if (args.tokenFile !== undefined) {
+    try {
+      token = readTokenFile(args.tokenFile);
+    } catch (err) {
+      fail((err as Error).message);
+    }
   }
 
   setSubreaper(); // daemonizing services stay ours to reap
@@ -49,6 +116,21 @@ function main(argv: string[]): void {
       dirLog(`scan of ${dir} failed: ${(err as Error).message}`);
     }
   };
+  let socketGid: number | undefined;
+  if (args.socketGroup !== undefined) {
+    try {
+      socketGid = groupId(args.socketGroup);
+    } catch (err) {
+      fail(`--socket-group ${args.socketGroup}: ${(err as Error).message.replace(/^socket\.group: /, '')}`);
+    }
+  }
+  // Listening comes before any service starts: a port in use ends immortaldir with nothing started.
+  let dashboard: Dashboard;
+  try {
+    dashboard = await startDashboard({ source: { dir, listing: () => table.listing(), control: (name) => table.control(name) }, token, http: args.http, socketRoot: systemSuperviseRoot(), socketGid, log: dirLog });
+  } catch (err) {
+    fail((err as Error).message);
+  }
   const watcher = watchServiceDir(dir, rescan, { debounceMs: 50, intervalMs: rescanIntervalMs });
   rescan();
 
@@ -58,7 +140,7 @@ function main(argv: string[]): void {
     stopping = true;
     watcher.close();
     dirLog('stopping all services');
-    void table.shutdown().then(() => process.exit(0));
+    void table.shutdown().then(() => dashboard.close()).then(() => process.exit(0));
   };
   process.on('SIGTERM', stopAll);
   process.on('SIGINT', stopAll);
@@ -73,4 +155,4 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-main(process.argv.slice(2));
+void main(process.argv.slice(2));

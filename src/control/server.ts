@@ -87,15 +87,10 @@ class Connections {
   private readonly open = new Map<net.Socket, number>();
   private allClosed?: () => void;
 
-  adopt(server: http.Server, { fd, uid, gid, pid }: UnixConnection): void {
-    let socket: net.Socket;
-    try {
-      // allowHalfOpen as for sockets a net.Server accepts for http: the server decides.
-      socket = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
-    } catch {
-      closeQuietly(fd);
-      return;
-    }
+  adopt(server: http.Server, connection: UnixConnection): void {
+    const socket = socketOf(connection);
+    if (socket === undefined) return;
+    const { uid, gid, pid } = connection;
     this.peers.set(socket, { uid, gid, pid });
     this.open.set(socket, 0);
     socket.once('close', () => {
@@ -138,6 +133,17 @@ class Connections {
         resolve();
       };
     });
+  }
+}
+
+/** An accepted connection as the public net.Socket an http.Server takes with emit('connection'). */
+export function socketOf({ fd }: UnixConnection): net.Socket | undefined {
+  try {
+    // allowHalfOpen as for sockets a net.Server accepts for http: the server decides.
+    return new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
+  } catch {
+    closeQuietly(fd);
+    return undefined;
   }
 }
 

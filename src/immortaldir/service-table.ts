@@ -5,7 +5,9 @@
 import type { Config } from '../config/config';
 import { ConfigError, loadServiceFile } from '../config/config';
 import { openServiceRuntime, type ServiceRuntime } from '../supervise/runtime';
+import type { ServiceControl } from '../supervise/service';
 import type { FinishReason } from '../supervise/supervisor';
+import type { ListedService } from '../dashboard/source';
 import { requireErrors, stopWaves, type RequireGraph } from './require-graph';
 import type { ServiceFile } from './scan';
 
@@ -24,6 +26,8 @@ interface Entry {
   runningHash?: string;
   /** Last error logged, so an unchanged bad file is not logged on every scan. */
   loggedError?: string;
+  /** The running config's log file (for the dashboard and `immortalctl logs`). */
+  logFile?: string;
   queue: Promise<void>;
 }
 
@@ -80,6 +84,22 @@ export class ServiceTable {
       .map((e) => ({ name: e.name, runtime: e.runtime! }));
   }
 
+  /** Every name of the directory, with its supervisor when one runs (dashboard). */
+  listing(): ListedService[] {
+    return [...this.entries.values()].map((e) => ({
+      name: e.name,
+      service: e.runtime?.supervisor,
+      error: e.desired?.error ?? e.loggedError,
+      logFile: e.runtime ? e.logFile : undefined,
+      stopping: e.desired === undefined,
+    }));
+  }
+
+  /** The running supervisor of one service, to act on it (dashboard). */
+  control(name: string): ServiceControl | undefined {
+    return this.entries.get(name)?.runtime?.supervisor;
+  }
+
   // ── one entry ─────────────────────────────────────────────────────────────────────────
 
   private async converge(entry: Entry): Promise<void> {
@@ -119,6 +139,7 @@ export class ServiceTable {
     entry.loggedError = undefined;
     entry.runtime = runtime;
     entry.runningHash = desired.file.hash;
+    entry.logFile = desired.config!.log?.file;
     runtime.supervisor.begin();
     void runtime.supervisor.finished.then((reason) => this.onFinished(entry, runtime, reason));
   }
