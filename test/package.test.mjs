@@ -49,6 +49,17 @@ function skipReason() {
 }
 const skip = skipReason();
 
+// Debian's arm64 node, unpacked by scripts/arm64-node-root (.ci/run does), run by qemu-user.
+const arm64Root = process.env.IMMORTAL_ARM64_ROOT || '/var/cache/immortal-test/arm64-root';
+function arm64SkipReason() {
+  if (hostArch !== 'x64') return 'the arm64 prebuild runs natively on an arm64 host';
+  if (!which('qemu-aarch64')) return 'qemu-aarch64 missing (apt-get install qemu-user; .ci/run does)';
+  if (!fs.existsSync(path.join(arm64Root, 'usr', 'bin', 'node'))) {
+    return `no arm64 node under ${arm64Root} (sh scripts/arm64-node-root ${arm64Root}; .ci/run does)`;
+  }
+  return false;
+}
+
 /** The environment of a user's shell: none of the npm_* variables of the `npm test` around us. */
 function cleanEnv(extra = {}) {
   const env = {};
@@ -156,6 +167,26 @@ test('npm pack builds both prebuilds; the tarball installs and runs with no comp
     }
     const problems = checkPrebuilds(installed).flatMap((row) => row.problems);
     assert.deepEqual(problems, [], `scripts/check-prebuilds.mjs (glibc ≤ ${OLDEST_GLIBC})`);
+  });
+
+  await t.test('the linux-arm64 prebuild loads in an arm64 node (qemu-user) and supervises a command', { skip: arm64SkipReason() }, async (t) => {
+    const box = sandbox(t);
+    const env = { ...box.env, PATH: bin };
+    for (const key of Object.keys(env)) if (/^npm_/i.test(key)) delete env[key];
+    const qemu = which('qemu-aarch64');
+    const arm64Node = ['-L', arm64Root, path.join(arm64Root, 'usr', 'bin', 'node')];
+    const probe = `const file = require('node-gyp-build').resolve(${JSON.stringify(installed)});
+      console.log(process.arch, file, typeof require(file).spawn)`;
+    const { stdout } = await sh(qemu, [...arm64Node, '-e', probe], { cwd: project, env, timeout: 180_000 });
+    assert.equal(stdout.trim(), `arm64 ${prebuildPath(installed, 'arm64')} function`);
+    // The service is the host's sh: qemu-user without binfmt_misc hands an exec to the kernel.
+    const immortal = path.join(installed, manifest.bin.immortal);
+    const once = await sh(qemu, [...arm64Node, immortal, '-n', '-r', '0', '-ctl', 'arm64', 'sh', '-c', 'echo hello from arm64'], {
+      env,
+      timeout: 180_000,
+    });
+    assert.match(once.stdout, /hello from arm64/);
+    assert.match(once.stderr, /exited with 0/);
   });
 
   for (const program of Object.keys(manifest.bin)) {
