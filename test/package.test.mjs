@@ -151,7 +151,13 @@ test('npm pack builds both prebuilds; the tarball installs and runs with no comp
     assert.ok(tarball, 'no tarball packed');
     const { stdout: tools } = await sh('sh', ['-c', 'for p in cc c++ gcc g++ make python3; do command -v $p; done; true'], { env: bare });
     assert.equal(tools, '', 'build tools reachable on the bare PATH');
-    await sh('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], { cwd: project, env: bare });
+    // --foreground-scripts prints each lifecycle banner: the install script must have run
+    // (npm 12 skips dependency scripts unless allowed), and found the prebuild.
+    const install = await sh('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--foreground-scripts', tarball], {
+      cwd: project,
+      env: bare,
+    });
+    assert.match(`${install.stdout}${install.stderr}`, /^> node-gyp-build$/m, 'the install script did not run');
     assert.ok(!fs.existsSync(path.join(installed, 'build')), 'build/ exists: the install compiled the addon');
     const { stdout } = await sh('node', ['-p', `require('node-gyp-build').resolve(${JSON.stringify(installed)})`], { cwd: project, env: bare });
     assert.equal(stdout.trim(), prebuildPath(installed, hostArch));
