@@ -8,9 +8,10 @@
 // Packs a copy (node_modules linked), never the checkout: `prepack` writes prebuilds/ and
 // `prepare` rewrites dist/, which the suites running beside this one are loading.
 //
-// Needs aarch64-linux-gnu-g++ (Debian's g++-aarch64-linux-gnu, which .ci/run installs) and
-// the npm registry or cache for the four runtime dependencies. About a minute; set
-// IMMORTAL_SKIP_PACK_TEST=1 to skip it in a quick local loop.
+// Needs aarch64-linux-gnu-g++ (Debian's g++-aarch64-linux-gnu) and the npm registry or
+// cache for the four runtime dependencies; the arm64 load also needs qemu-aarch64 and an
+// arm64 node root (scripts/arm64-node-root). .ci/run sets all three up. About 2 minutes on
+// a loaded machine; set IMMORTAL_SKIP_PACK_TEST=1 to skip it in a quick local loop.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -110,7 +111,8 @@ test('npm pack builds both prebuilds; the tarball installs and runs with no comp
   let tarball;
 
   await t.test('npm pack runs scripts/prebuild: the tarball holds both prebuilds, and no sources or tests', async () => {
-    const { stdout } = await sh('npm', ['pack', '--json', '--pack-destination', work], { cwd: checkout });
+    // One compiler job (scripts/prebuild defaults to 2): the other suites share the CPUs.
+    const { stdout } = await sh('npm', ['pack', '--json', '--pack-destination', work], { cwd: checkout, env: cleanEnv({ JOBS: '1' }) });
     const [packed] = JSON.parse(stdout.slice(stdout.indexOf('[\n')));
     tarball = path.join(work, packed.filename);
     assert.ok(fs.existsSync(tarball), `${packed.filename} not written`);
