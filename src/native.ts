@@ -24,6 +24,8 @@ export interface SpawnOptions {
   stdio?: number[];
   /** Also return a pidfd for the child (Linux >= 5.3), else pidfd is -1. */
   pidfd?: boolean;
+  /** An open cgroup.procs: the child writes its own pid to it before exec (joins that cgroup). */
+  cgroupProcsFd?: number;
 }
 
 export interface SpawnResult {
@@ -104,6 +106,7 @@ export function spawn(opts: SpawnOptions): SpawnResult {
     umask: opts.umask ?? -1,
     stdio: opts.stdio ?? [-1, -1, -1],
     pidfd: opts.pidfd ?? false,
+    cgroupProcsFd: opts.cgroupProcsFd ?? -1,
   });
 }
 
