@@ -16,7 +16,17 @@ Napi::Object InitImmortal(Napi::Env env, Napi::Object exports) {
   exports.Set("setSubreaper", Napi::Function::New(env, SetSubreaper, "setSubreaper"));
   exports.Set("peerCred", Napi::Function::New(env, PeerCred, "peerCred"));
   exports.Set("watchModes", Napi::Function::New(env, WatchModes, "watchModes"));
+  // Child options, listening sockets, sd_notify, fds of other processes (H6).
+  exports.Set("rlimitNames", Napi::Function::New(env, RlimitNames, "rlimitNames"));
+  exports.Set("bindTcpListener", Napi::Function::New(env, BindTcpListener, "bindTcpListener"));
+  exports.Set("localPort", Napi::Function::New(env, LocalPort, "localPort"));
+  exports.Set("localAddress", Napi::Function::New(env, LocalAddress, "localAddress"));
+  exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
+  exports.Set("openNotifySocket", Napi::Function::New(env, OpenNotifySocket, "openNotifySocket"));
+  exports.Set("watchNotify", Napi::Function::New(env, WatchNotify, "watchNotify"));
+  exports.Set("pidfdGetfd", Napi::Function::New(env, PidfdGetfd, "pidfdGetfd"));
   InitExitWatch(env, exports);
+  InitUnixListener(env, exports);
   return exports;
 }
 

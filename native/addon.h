@@ -16,7 +16,17 @@ Napi::Value SetSubreaper(const Napi::CallbackInfo& info);  // process.cc
 Napi::Value PeerCred(const Napi::CallbackInfo& info);   // process.cc
 Napi::Value WatchExit(const Napi::CallbackInfo& info);  // watch.cc
 Napi::Value WatchModes(const Napi::CallbackInfo& info); // watch.cc
+// Child options, listening sockets, sd_notify, fds of other processes (H6).
+Napi::Value RlimitNames(const Napi::CallbackInfo& info);      // limits.cc
+Napi::Value BindTcpListener(const Napi::CallbackInfo& info);  // listen.cc
+Napi::Value LocalPort(const Napi::CallbackInfo& info);        // listen.cc
+Napi::Value LocalAddress(const Napi::CallbackInfo& info);     // listen.cc
+Napi::Value CloseFd(const Napi::CallbackInfo& info);          // listen.cc
+Napi::Value OpenNotifySocket(const Napi::CallbackInfo& info); // notify.cc
+Napi::Value WatchNotify(const Napi::CallbackInfo& info);      // notify.cc
+Napi::Value PidfdGetfd(const Napi::CallbackInfo& info);       // pidfd.cc
 
 void InitExitWatch(Napi::Env env, Napi::Object exports);  // watch.cc
+void InitUnixListener(Napi::Env env, Napi::Object exports);  // unix-listener.cc
 
 }  // namespace immortal

@@ -52,4 +52,10 @@ Napi::Error CodeError(Napi::Env env, const char* code, const std::string& messag
   return error;
 }
 
+void RethrowAsUncaught(Napi::Env env) {
+  if (!env.IsExceptionPending()) return;
+  Napi::Error error = env.GetAndClearPendingException();
+  napi_fatal_exception(env, error.Value());
+}
+
 }  // namespace immortal

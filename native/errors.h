@@ -11,4 +11,8 @@ Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::s
 // Our own non-errno conditions (ENOUSER): same shape, no errno.
 Napi::Error CodeError(Napi::Env env, const char* code, const std::string& message);
 
+// After a callback from libuv into JS: a pending exception goes to 'uncaughtException'
+// (napi_fatal_exception) instead of staying pending, which would fail every later call.
+void RethrowAsUncaught(Napi::Env env);
+
 }  // namespace immortal

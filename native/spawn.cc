@@ -1,18 +1,19 @@
-// fork + exec for every process the supervisor starts.
+// fork + exec for every process the supervisor starts: the parent's side.
 //
-// Everything the child needs (argv, envp, candidate paths, groups) is built before fork:
-// between fork and exec the child makes only async-signal-safe calls, because the parent
-// is a multi-threaded Node process and any lock (malloc's, stdio's) may be held forever.
-// A failure in the child travels back as {stage, errno} on a CLOEXEC pipe, so the caller
-// learns ENOENT/EACCES/chdir errors synchronously, and the failed child is reaped here.
+// Everything the child needs (argv, envp, candidate paths, groups, limits, the reserved
+// pid env entry) is built here before fork into a SpawnPlan; spawn_child.cc is what the
+// child does with it, async-signal-safe only. A failure in the child travels back as
+// {stage, errno} on a CLOEXEC pipe, so the caller learns ENOENT/EACCES/chdir/setrlimit/
+// cgroup errors synchronously, and the failed child is reaped here.
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <sched.h>
 #include <stdint.h>
-#include <grp.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -24,53 +25,14 @@
 
 #include "addon.h"
 #include "errors.h"
+#include "limits.h"
+#include "spawn.h"
 
 namespace immortal {
 namespace {
 
-enum Stage : int {
-  kStageExec,
-  kStageChdir,
-  kStageSetgroups,
-  kStageSetgid,
-  kStageSetuid,
-  kStageSetsid,
-  kStageDup,
-};
-
-const char* StageSyscall(int stage) {
-  switch (stage) {
-    case kStageChdir: return "chdir";
-    case kStageSetgroups: return "setgroups";
-    case kStageSetgid: return "setgid";
-    case kStageSetuid: return "setuid";
-    case kStageSetsid: return "setsid";
-    case kStageDup: return "dup2";
-    default: return "spawn";
-  }
-}
-
-struct ChildFailure {
-  int stage;
-  int err;
-};
-
-struct SpawnPlan {
-  std::string file;
-  std::vector<std::string> candidates;  // execvp-style search, resolved in the parent
-  std::vector<std::string> argvStore;
-  std::vector<std::string> envStore;
-  std::vector<char*> argv;
-  std::vector<char*> envp;
-  std::string cwd;
-  int uid = -1;
-  int gid = -1;
-  std::vector<gid_t> groups;
-  bool newSession = false;
-  int umaskValue = -1;
-  std::vector<int> stdio;
-  bool wantPidfd = false;
-};
+// The child maps stdio into a fixed stack array (spawn_child.cc); refuse more up front.
+constexpr uint32_t kMaxStdio = 256;
 
 std::vector<std::string> StringArray(const Napi::Value& value) {
   std::vector<std::string> out;
@@ -107,117 +69,93 @@ std::vector<std::string> Candidates(const std::string& file, const std::string& 
   return out;
 }
 
-SpawnPlan ReadPlan(const Napi::Object& opts) {
-  SpawnPlan plan;
-  plan.file = opts.Get("file").As<Napi::String>().Utf8Value();
-  plan.candidates = Candidates(plan.file, opts.Get("searchPath").As<Napi::String>().Utf8Value());
-  plan.argvStore = StringArray(opts.Get("argv"));
-  plan.envStore = StringArray(opts.Get("env"));
-  plan.argv = CStringArray(plan.argvStore);
-  plan.envp = CStringArray(plan.envStore);
-  plan.cwd = opts.Get("cwd").As<Napi::String>().Utf8Value();
-  plan.uid = opts.Get("uid").As<Napi::Number>().Int32Value();
-  plan.gid = opts.Get("gid").As<Napi::Number>().Int32Value();
+// -1 is RLIM_INFINITY; anything else must be a non-negative integer.
+bool LimitValue(const Napi::Value& value, rlim_t* out) {
+  if (!value.IsNumber()) return false;
+  double number = value.As<Napi::Number>().DoubleValue();
+  if (number == -1) {
+    *out = RLIM_INFINITY;
+    return true;
+  }
+  if (!(number >= 0) || number != floor(number) || number > 9007199254740991.0) return false;
+  *out = static_cast<rlim_t>(number);
+  return true;
+}
+
+// Returns false with a pending JS exception on an option the child could not apply.
+bool ReadLimits(Napi::Env env, const Napi::Value& value, SpawnPlan* plan) {
+  if (value.IsUndefined() || value.IsNull()) return true;
+  Napi::Array limits = value.As<Napi::Array>();
+  for (uint32_t i = 0; i < limits.Length(); i++) {
+    Napi::Object entry = limits.Get(i).As<Napi::Object>();
+    std::string name = entry.Get("resource").As<Napi::String>().Utf8Value();
+    ChildLimit limit;
+    if (!RlimitByName(name, &limit.resource)) {
+      ErrnoError(env, EINVAL, "setrlimit", name).ThrowAsJavaScriptException();
+      return false;
+    }
+    if (!LimitValue(entry.Get("soft"), &limit.soft) || !LimitValue(entry.Get("hard"), &limit.hard)) {
+      ErrnoError(env, EINVAL, "setrlimit", name).ThrowAsJavaScriptException();
+      return false;
+    }
+    plan->limits.push_back(limit);
+    plan->limitNames.push_back(name);
+  }
+  return true;
+}
+
+// The environment, with NAME= for pidEnv (replacing any given) reserved at the end: the
+// child writes its pid's digits into that entry without allocating.
+bool ReadEnvironment(Napi::Env env, const Napi::Object& opts, SpawnPlan* plan) {
+  plan->envStore = StringArray(opts.Get("env"));
+  std::string pidEnv = opts.Has("pidEnv") && opts.Get("pidEnv").IsString()
+                           ? opts.Get("pidEnv").As<Napi::String>().Utf8Value() : "";
+  if (!pidEnv.empty()) {
+    if (pidEnv.find('=') != std::string::npos) {
+      ErrnoError(env, EINVAL, "spawn", "pidEnv " + pidEnv).ThrowAsJavaScriptException();
+      return false;
+    }
+    std::string prefix = pidEnv + "=";
+    std::vector<std::string> kept;
+    for (std::string& entry : plan->envStore) {
+      if (entry.compare(0, prefix.size(), prefix) != 0) kept.push_back(std::move(entry));
+    }
+    kept.push_back(prefix + std::string(kPidDigits, '0'));
+    plan->envStore = std::move(kept);
+  }
+  plan->envp = CStringArray(plan->envStore);  // envStore is final: its buffers stay put
+  if (!pidEnv.empty()) plan->pidEnvDigits = &plan->envStore.back()[pidEnv.size() + 1];
+  return true;
+}
+
+bool ReadPlan(Napi::Env env, const Napi::Object& opts, SpawnPlan* plan) {
+  plan->file = opts.Get("file").As<Napi::String>().Utf8Value();
+  plan->candidates = Candidates(plan->file, opts.Get("searchPath").As<Napi::String>().Utf8Value());
+  plan->argvStore = StringArray(opts.Get("argv"));
+  plan->argv = CStringArray(plan->argvStore);
+  if (!ReadEnvironment(env, opts, plan)) return false;
+  plan->cwd = opts.Get("cwd").As<Napi::String>().Utf8Value();
+  plan->uid = opts.Get("uid").As<Napi::Number>().Int32Value();
+  plan->gid = opts.Get("gid").As<Napi::Number>().Int32Value();
   Napi::Array groups = opts.Get("groups").As<Napi::Array>();
   for (uint32_t i = 0; i < groups.Length(); i++) {
-    plan.groups.push_back(static_cast<gid_t>(groups.Get(i).As<Napi::Number>().Uint32Value()));
+    plan->groups.push_back(static_cast<gid_t>(groups.Get(i).As<Napi::Number>().Uint32Value()));
   }
-  plan.newSession = opts.Get("setsid").As<Napi::Boolean>().Value();
-  plan.umaskValue = opts.Get("umask").As<Napi::Number>().Int32Value();
+  plan->newSession = opts.Get("setsid").As<Napi::Boolean>().Value();
+  plan->umaskValue = opts.Get("umask").As<Napi::Number>().Int32Value();
   Napi::Array stdio = opts.Get("stdio").As<Napi::Array>();
+  if (stdio.Length() > kMaxStdio) {
+    ErrnoError(env, EMFILE, "spawn", plan->file).ThrowAsJavaScriptException();
+    return false;
+  }
   for (uint32_t i = 0; i < stdio.Length(); i++) {
-    plan.stdio.push_back(stdio.Get(i).As<Napi::Number>().Int32Value());
+    plan->stdio.push_back(stdio.Get(i).As<Napi::Number>().Int32Value());
   }
-  while (plan.stdio.size() < 3) plan.stdio.push_back(-1);
-  plan.wantPidfd = opts.Get("pidfd").As<Napi::Boolean>().Value();
-  return plan;
-}
-
-// Credential changes in the child go straight to the kernel. glibc's wrappers would run its
-// "setxid broadcast" to every thread it believes exists — in a CLONE_VM child those are the
-// parent's threads. Raw syscalls change only the calling task, which is exactly the child.
-#if defined(__linux__)
-#if defined(SYS_setuid32)
-#define IMMORTAL_SYS_SETGROUPS SYS_setgroups32
-#define IMMORTAL_SYS_SETGID SYS_setgid32
-#define IMMORTAL_SYS_SETUID SYS_setuid32
-#else
-#define IMMORTAL_SYS_SETGROUPS SYS_setgroups
-#define IMMORTAL_SYS_SETGID SYS_setgid
-#define IMMORTAL_SYS_SETUID SYS_setuid
-#endif
-int ChildSetgroups(size_t n, const gid_t* groups) { return static_cast<int>(syscall(IMMORTAL_SYS_SETGROUPS, n, groups)); }
-int ChildSetgid(gid_t gid) { return static_cast<int>(syscall(IMMORTAL_SYS_SETGID, gid)); }
-int ChildSetuid(uid_t uid) { return static_cast<int>(syscall(IMMORTAL_SYS_SETUID, uid)); }
-#else
-int ChildSetgroups(size_t n, const gid_t* groups) { return setgroups(static_cast<int>(n), groups); }
-int ChildSetgid(gid_t gid) { return setgid(gid); }
-int ChildSetuid(uid_t uid) { return setuid(uid); }
-#endif
-
-[[noreturn]] void ChildFail(int reportFd, int stage, int err) {
-  ChildFailure failure{stage, err};
-  ssize_t ignored = write(reportFd, &failure, sizeof failure);
-  (void)ignored;
-  _exit(127);
-}
-
-// Runs in the forked child: async-signal-safe calls only, no allocation.
-[[noreturn]] void ChildExec(const SpawnPlan& plan, int reportFd, int devNull) {
-  // Node ignores SIGPIPE and has handlers installed; a service must start with defaults.
-  struct sigaction defaults;
-  memset(&defaults, 0, sizeof defaults);
-  defaults.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; sig++) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
-    sigaction(sig, &defaults, nullptr);
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-
-  if (plan.umaskValue >= 0) umask(static_cast<mode_t>(plan.umaskValue));
-  if (plan.newSession && setsid() < 0) ChildFail(reportFd, kStageSetsid, errno);
-
-  // Credentials: groups first (needs root), then gid, then uid (after which nothing else can change).
-  if (plan.uid >= 0 || plan.gid >= 0) {
-    if (ChildSetgroups(plan.groups.size(), plan.groups.empty() ? nullptr : plan.groups.data()) < 0) {
-      ChildFail(reportFd, kStageSetgroups, errno);
-    }
-  }
-  if (plan.gid >= 0 && ChildSetgid(static_cast<gid_t>(plan.gid)) < 0) ChildFail(reportFd, kStageSetgid, errno);
-  if (plan.uid >= 0 && ChildSetuid(static_cast<uid_t>(plan.uid)) < 0) ChildFail(reportFd, kStageSetuid, errno);
-  // After setuid, so the directory is entered with the service's own permissions.
-  if (!plan.cwd.empty() && chdir(plan.cwd.c_str()) < 0) ChildFail(reportFd, kStageChdir, errno);
-
-  // Move every source fd above the target range first so no dup2 clobbers a later source.
-  int targets = static_cast<int>(plan.stdio.size());
-  reportFd = fcntl(reportFd, F_DUPFD_CLOEXEC, targets);
-  if (reportFd < 0) _exit(127);
-  int high[64];
-  if (targets > 64) ChildFail(reportFd, kStageDup, EMFILE);
-  for (int i = 0; i < targets; i++) {
-    int source = plan.stdio[i] < 0 ? devNull : plan.stdio[i];
-    high[i] = fcntl(source, F_DUPFD_CLOEXEC, targets);
-    if (high[i] < 0) ChildFail(reportFd, kStageDup, errno);
-  }
-  for (int i = 0; i < targets; i++) {
-    if (dup2(high[i], i) < 0) ChildFail(reportFd, kStageDup, errno);  // dup2 clears CLOEXEC on i
-  }
-#if defined(__linux__) && defined(SYS_close_range)
-  // Belt and braces against fds some library opened without O_CLOEXEC (Linux >= 5.11).
-  syscall(SYS_close_range, targets, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
-#endif
-
-  int lastErr = ENOENT;
-  bool sawEacces = false;
-  for (const std::string& candidate : plan.candidates) {
-    execve(candidate.c_str(), plan.argv.data(), plan.envp.data());
-    lastErr = errno;
-    if (lastErr == EACCES) sawEacces = true;
-    if (lastErr != ENOENT && lastErr != ENOTDIR && lastErr != EACCES) break;
-  }
-  ChildFail(reportFd, kStageExec, sawEacces && lastErr != ENOEXEC ? EACCES : lastErr);
+  while (plan->stdio.size() < 3) plan->stdio.push_back(-1);
+  plan->wantPidfd = opts.Get("pidfd").As<Napi::Boolean>().Value();
+  Napi::Value cgroup = opts.Get("cgroupProcsFd");
+  plan->cgroupProcsFd = cgroup.IsNumber() ? cgroup.As<Napi::Number>().Int32Value() : -1;
+  return ReadLimits(env, opts.Get("rlimits"), plan);
 }
 
 struct ChildArgs {
@@ -235,6 +173,9 @@ int ChildEntry(void* raw) {
 // Like vfork: the child borrows our memory until it execs, so no page tables are copied —
 // fork() of a Node process costs milliseconds, this costs tens of microseconds. We are
 // suspended meanwhile; the child only touches its own stack and reads the plan.
+// (clone3's CLONE_INTO_CGROUP would also place the child in its cgroup, but needs Linux 5.7
+// and a second start path; the child's write to cgroup.procs works on every kernel and with
+// cgroup v1 too, and costs one system call.)
 pid_t StartChild(const ChildArgs& args) {
   constexpr size_t kStackSize = 256 * 1024;
   std::vector<char> stack(kStackSize);
@@ -251,16 +192,22 @@ pid_t StartChild(const ChildArgs& args) {
 #endif
 
 // Reads the child's failure report; 0 bytes means exec succeeded (the CLOEXEC end closed).
+// A report cut short (or unreadable) still means the child failed: never a pid that did not run.
 bool ReadFailure(int fd, ChildFailure* failure) {
   size_t got = 0;
   char* out = reinterpret_cast<char*>(failure);
   while (got < sizeof *failure) {
     ssize_t n = read(fd, out + got, sizeof *failure - got);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
+    if (n < 0) {
+      *failure = ChildFailure{kStageExec, errno, 0};
+      return true;
+    }
+    if (n == 0) break;
     got += static_cast<size_t>(n);
   }
-  return got == sizeof *failure;
+  if (got > 0 && got < sizeof *failure) *failure = ChildFailure{kStageExec, EIO, 0};
+  return got > 0;
 }
 
 // pipe2 is not on macOS; there the CLOEXEC flag is set right after (we hold no other thread's fork).
@@ -288,7 +235,8 @@ int OpenPidfd(pid_t pid) {
 
 Napi::Value Spawn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  SpawnPlan plan = ReadPlan(info[0].As<Napi::Object>());
+  SpawnPlan plan;
+  if (!ReadPlan(env, info[0].As<Napi::Object>(), &plan)) return env.Undefined();
 
   int report[2];
   if (PipeCloexec(report) < 0) {
@@ -328,8 +276,15 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     std::string path = failure.stage == kStageChdir ? plan.cwd : plan.file;
+    if (failure.stage == kStageCgroup) path = "cgroup.procs";
+    if (failure.stage == kStageSetrlimit && failure.detail >= 0 &&
+        static_cast<size_t>(failure.detail) < plan.limitNames.size()) {
+      path = plan.limitNames[static_cast<size_t>(failure.detail)];
+    }
     std::string syscallName = failure.stage == kStageExec ? "spawn " + plan.file : StageSyscall(failure.stage);
-    ErrnoError(env, failure.err, syscallName.c_str(), path).ThrowAsJavaScriptException();
+    Napi::Error error = ErrnoError(env, failure.err, syscallName.c_str(), path);
+    error.Set("stage", Napi::String::New(env, StageSyscall(failure.stage)));  // where in the child
+    error.ThrowAsJavaScriptException();
     return env.Undefined();
   }
 

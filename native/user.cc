@@ -45,6 +45,7 @@ Napi::Value LookupUser(const Napi::CallbackInfo& info) {
   std::vector<char> buffer(16384);
   std::string wanted;
   int rc;
+  const char* call = info[0].IsNumber() ? "getpwuid_r" : "getpwnam_r";  // named in errors
   while (true) {
     if (info[0].IsNumber()) {
       uid_t uid = static_cast<uid_t>(info[0].As<Napi::Number>().Uint32Value());
@@ -58,7 +59,7 @@ Napi::Value LookupUser(const Napi::CallbackInfo& info) {
     buffer.resize(buffer.size() * 2);
   }
   if (rc != 0 && rc != ENOENT && rc != ESRCH && rc != EBADF && rc != EPERM) {
-    ErrnoError(env, rc, "getpwnam_r", wanted).ThrowAsJavaScriptException();
+    ErrnoError(env, rc, call, wanted).ThrowAsJavaScriptException();
     return env.Undefined();
   }
   if (found == nullptr) {

@@ -1,5 +1,6 @@
 // watchExit(pid, mode, pollIntervalMs, cb): one callback when pid exits, driven by libuv —
 // a uv_poll on the platform exit fd, or a uv_timer running kill(pid, 0) in 'poll' mode.
+// A failure of the poll itself calls cb(error) instead: it is not an exit.
 // While armed the watcher holds a reference to itself (so GC cannot silently cancel it)
 // and keeps the loop alive; close() or the callback releases both.
 #include <errno.h>
@@ -61,9 +62,15 @@ class ExitWatcher : public Napi::ObjectWrap<ExitWatcher> {
         ErrnoError(env, ESRCH, "kill").ThrowAsJavaScriptException();
         return false;
       }
-      uv_timer_init(loop, &watch->uv.timer);
+      int err = uv_timer_init(loop, &watch->uv.timer);
+      if (err != 0) {
+        delete watch;
+        ErrnoError(env, -err, "uv_timer_init").ThrowAsJavaScriptException();
+        return false;
+      }
       watch->uv.handle.data = watch;
-      uv_timer_start(&watch->uv.timer, OnTimer, intervalMs, intervalMs);
+      err = uv_timer_start(&watch->uv.timer, OnTimer, intervalMs, intervalMs);
+      if (err != 0) return Abandon(env, watch, err, "uv_timer_start");
     } else {
       const char* available = ExitFdMode();
       if (available == nullptr || mode != available) {
@@ -78,9 +85,16 @@ class ExitWatcher : public Napi::ObjectWrap<ExitWatcher> {
         ErrnoError(env, err, mode == "pidfd" ? "pidfd_open" : "kevent").ThrowAsJavaScriptException();
         return false;
       }
-      uv_poll_init(loop, &watch->uv.poll, watch->fd);
+      int err = uv_poll_init(loop, &watch->uv.poll, watch->fd);
+      if (err != 0) {  // nothing registered with the loop yet: no uv_close
+        close(watch->fd);
+        delete watch;
+        ErrnoError(env, -err, "uv_poll_init").ThrowAsJavaScriptException();
+        return false;
+      }
       watch->uv.handle.data = watch;
-      uv_poll_start(&watch->uv.poll, UV_READABLE, OnReadable);
+      err = uv_poll_start(&watch->uv.poll, UV_READABLE, OnReadable);
+      if (err != 0) return Abandon(env, watch, err, "uv_poll_start");
     }
     handle_ = watch;
     callback_ = Napi::Persistent(cb);
@@ -89,26 +103,49 @@ class ExitWatcher : public Napi::ObjectWrap<ExitWatcher> {
   }
 
  private:
+  // An initialised handle that failed to start: closed through the loop (which frees it and
+  // its fd), and the libuv error thrown.
+  static bool Abandon(Napi::Env env, WatchHandle* watch, int err, const char* call) {
+    watch->owner = nullptr;
+    uv_close(&watch->uv.handle, FreeHandle);
+    ErrnoError(env, -err, call).ThrowAsJavaScriptException();
+    return false;
+  }
+
   static void OnReadable(uv_poll_t* poll, int status, int events) {
     WatchHandle* watch = static_cast<WatchHandle*>(poll->data);
+    if (watch->owner == nullptr) return;
+    // A poll error is not an exit: the callback gets it as an error, and the caller decides
+    // (native.ts falls back to polling kill(pid, 0)).
+    if (status < 0) {
+      watch->owner->Fire(-status);
+      return;
+    }
     DrainExitFd(watch->fd);
-    watch->owner->Fire();
+    watch->owner->Fire(0);
   }
 
   static void OnTimer(uv_timer_t* timer) {
     WatchHandle* watch = static_cast<WatchHandle*>(timer->data);
-    if (PidGone(watch->pid)) watch->owner->Fire();
+    if (watch->owner != nullptr && PidGone(watch->pid)) watch->owner->Fire(0);
   }
 
-  void Fire() {
+  // err 0: the pid exited, cb(); otherwise cb(error) with the errno-coded error.
+  void Fire(int err) {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     Napi::Object self = Value();  // keeps us alive through the callback once Disarm unrefs
     (void)self;
     Napi::FunctionReference callback = std::move(callback_);
     Disarm(true);
-    // MakeCallback: runs nextTicks/microtasks after, and routes a throw to 'uncaughtException'.
-    callback.MakeCallback(env.Global(), {}, context_);
+    // MakeCallback: runs nextTicks/microtasks after; a throw goes to 'uncaughtException'.
+    if (err == 0) {
+      callback.MakeCallback(env.Global(), {}, context_);
+    } else {
+      Napi::Value error = ErrnoError(env, err, "uv_poll").Value();
+      callback.MakeCallback(env.Global(), {error}, context_);
+    }
+    RethrowAsUncaught(env);
   }
 
   // Stops the uv handle (freed in its close callback) and drops our self-reference.

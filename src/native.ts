@@ -20,12 +20,33 @@ export interface SpawnOptions {
   /** New session and process group (the service's pgid is then its pid). */
   setsid?: boolean;
   umask?: number;
-  /** stdio[i] becomes fd i in the child; -1 means /dev/null. Entries past 2 are passed as-is. */
+  /**
+   * stdio[i] becomes fd i in the child; -1 means /dev/null. Entries past 2 become fd 3, 4…
+   * (systemd socket passing), also when source numbers overlap the targets. At most 256.
+   */
   stdio?: number[];
   /** Also return a pidfd for the child (Linux >= 5.3), else pidfd is -1. */
   pidfd?: boolean;
-  /** An open cgroup.procs: the child writes its own pid to it before exec (joins that cgroup). */
+  /**
+   * An open `cgroup.procs` (O_WRONLY) the child writes its own pid to before anything else,
+   * so the service is in its cgroup before it execs. Failure: thrown with stage 'cgroup'.
+   */
   cgroupProcsFd?: number;
+  /**
+   * setrlimit in the child, as root before the credential change (so a hard limit can be
+   * raised; limits survive setuid). Failure: thrown with stage 'setrlimit', path = name.
+   */
+  rlimits?: ResourceLimit[];
+  /** The child sets NAME=<its own pid> in its environment (e.g. LISTEN_PID), replacing any. */
+  pidEnv?: string;
+}
+
+/** One resource limit; soft/hard -1 means unlimited (RLIM_INFINITY). */
+export interface ResourceLimit {
+  /** One of rlimitNames(): as core cpu data fsize memlock nofile nproc stack. */
+  resource: string;
+  soft: number;
+  hard: number;
 }
 
 export interface SpawnResult {
@@ -58,18 +79,66 @@ export interface PeerCred {
   pid: number;
 }
 
+/** What a socket fd is bound to (getsockname) and whether it listens (SO_ACCEPTCONN). */
+export interface SocketAddress {
+  family: 4 | 6 | 'unix';
+  /** Numeric address, or the unix path ('' when unnamed). */
+  address: string;
+  /** 0 for unix sockets. */
+  port: number;
+  listening: boolean;
+}
+
+/** One sd_notify datagram; pid/uid/gid are -1 when the kernel attached no sender. */
+export interface NotifyMessage {
+  pid: number;
+  uid: number;
+  gid: number;
+  text: string;
+}
+
+export interface NotifyWatch {
+  /** Stops watching; idempotent. Close the watch before the socket's fd. */
+  close(): void;
+}
+
 export interface ExitWatch {
   /** Stops watching; idempotent. A closed watch never calls back and holds no event-loop ref. */
+  close(): void;
+}
+
+/** A connection accepted by a UnixListener: a connected, nonblocking, CLOEXEC fd and its peer. */
+export interface UnixConnection extends PeerCred {
+  fd: number;
+}
+
+/**
+ * What a probe found at the listener's path: 'ours' (the connection reached this listener),
+ * 'elsewhere' (another listener took it), 'absent' (nobody listens there), 'busy' (undecided:
+ * queue full or out of descriptors).
+ */
+export type ProbeVerdict = 'ours' | 'elsewhere' | 'absent' | 'busy';
+
+export interface UnixListener {
+  /**
+   * Connects to the path, sends `message`, and looks for it in this listener's queue. Other
+   * connections accepted meanwhile are returned for the caller to serve.
+   */
+  probe(message: string): { verdict: ProbeVerdict; accepted: UnixConnection[] };
+  /** Stops accepting and closes the socket at once (the file stays). Idempotent. */
   close(): void;
 }
 
 /** How exit of a pid is observed: 'pidfd' (Linux), 'kqueue' (BSD/macOS) or 'poll' (kill(pid,0) timer). */
 export type WatchMode = 'pidfd' | 'kqueue' | 'poll';
 
+type AddonSpawnOptions = Required<Omit<SpawnOptions, 'uid' | 'gid' | 'umask' | 'cgroupProcsFd' | 'pidEnv'>>
+  & { uid: number; gid: number; umask: number; cgroupProcsFd: number; pidEnv: string };
+
 interface Addon {
-  spawn(opts: Required<Omit<SpawnOptions, 'uid' | 'gid' | 'umask'>> & { uid: number; gid: number; umask: number }): SpawnResult;
+  spawn(opts: AddonSpawnOptions): SpawnResult;
   lookupUser(nameOrUid: string | number): UserInfo;
-  watchExit(pid: number, mode: string, pollIntervalMs: number, cb: () => void): ExitWatch;
+  watchExit(pid: number, mode: string, pollIntervalMs: number, cb: (err?: Error) => void): ExitWatch;
   watchModes(): string[];
   reap(pid: number): { pid: number; code: number; signal: number } | null;
   kill(pid: number, sig: number): void;
@@ -79,6 +148,20 @@ interface Addon {
   setSubreaper(): boolean;
   peerCred(fd: number): PeerCred;
   pipe(): [number, number];
+  UnixListener: new (
+    path: string,
+    bindUmask: number,
+    backlog: number,
+    onConnection: (fd: number, uid: number, gid: number, pid: number) => void,
+  ) => UnixListener;
+  rlimitNames(): string[];
+  bindTcpListener(host: string, port: number, family: number, backlog: number): number;
+  localPort(fd: number): number;
+  localAddress(fd: number): SocketAddress;
+  closeFd(fd: number): void;
+  openNotifySocket(path: string): number;
+  watchNotify(fd: number, onMessage: (msg: NotifyMessage) => void, onError: (err: Error) => void): NotifyWatch;
+  pidfdGetfd(pid: number, targetFd: number): number;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -87,12 +170,32 @@ const addon: Addon = require('node-gyp-build')(path.join(__dirname, '..'));
 export { signalName, signalNumber } from './process/signal-names';
 
 /**
- * fork + exec (on Linux clone(CLONE_VM|CLONE_VFORK): no page tables copied). Exec-side
- * failures (ENOENT, EACCES, chdir, setuid…) are thrown here, synchronously, as an Error with
- * code, syscall and path; the failed child is already reaped. On success the child is
+ * The addon reads numbers without checking their type (a wrong one leaves an exception
+ * pending in N-API, and the addon's own error on top of it aborts the process): pids and fds
+ * are checked here, at the one door to it.
+ */
+function integer(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    const err = new TypeError(`${what} must be an integer, got ${String(value)}`) as NodeJS.ErrnoException;
+    err.code = 'ERR_INVALID_ARG_TYPE';
+    throw err;
+  }
+  return value;
+}
+
+/**
+ * fork + exec (on Linux clone(CLONE_VM|CLONE_VFORK): no page tables copied). Every failure
+ * in the child (exec ENOENT/EACCES, chdir, dup2, cgroup, setrlimit, setuid…) is thrown here,
+ * synchronously, as an Error with code, syscall, path and `stage` (where in the child); the
+ * failed child is already reaped. Bad options (unknown rlimit name, bad value, pidEnv with
+ * '=', more than 256 stdio entries) are thrown before anything starts, without `stage`. On success the child is
  * inside execve: /proc/<pid>/cmdline may read empty for a moment longer.
  */
 export function spawn(opts: SpawnOptions): SpawnResult {
+  if (typeof opts.file !== 'string' || !Array.isArray(opts.argv) || !Array.isArray(opts.env)) {
+    throw new TypeError('spawn: file must be a string, argv and env arrays of strings');
+  }
+  for (const fd of opts.stdio ?? []) integer(fd, 'spawn: stdio entry');
   return addon.spawn({
     file: opts.file,
     argv: opts.argv,
@@ -107,8 +210,13 @@ export function spawn(opts: SpawnOptions): SpawnResult {
     stdio: opts.stdio ?? [-1, -1, -1],
     pidfd: opts.pidfd ?? false,
     cgroupProcsFd: opts.cgroupProcsFd ?? -1,
+    rlimits: opts.rlimits ?? [],
+    pidEnv: opts.pidEnv ?? '',
   });
 }
+
+/** The names spawn's `rlimits` accepts here: as core cpu data fsize memlock nofile nproc stack. */
+export const RLIMIT_NAMES: readonly string[] = Object.freeze(addon.rlimitNames());
 
 /** getpwnam_r / getpwuid_r + getgrouplist. Unknown user: Error with code 'ENOUSER'. */
 export function lookupUser(nameOrUid: string | number): UserInfo {
@@ -139,6 +247,11 @@ export interface WatchOptions {
   mode?: WatchMode;
   /** Interval of the 'poll' fallback. */
   pollIntervalMs?: number;
+  /**
+   * Called when watching the exit fd itself failed (a uv_poll error; not an exit). The watch
+   * then goes on in 'poll' mode, so cb still comes once, when the pid is gone.
+   */
+  onError?: (err: Error) => void;
 }
 
 /**
@@ -147,14 +260,26 @@ export interface WatchOptions {
  */
 export function watchExit(pid: number, cb: () => void, opts: WatchOptions = {}): ExitWatch {
   const mode = opts.mode ?? preferredWatchMode();
+  let closed = false;
+  let current: ExitWatch;
+  const onEvent = (err?: Error): void => {
+    if (closed) return;
+    if (err === undefined) {
+      closed = true;
+      cb();
+      return;
+    }
+    opts.onError?.(err);
+    current = watchExit(pid, () => { closed = true; cb(); }, { ...opts, mode: 'poll' });
+  };
   try {
-    return addon.watchExit(pid, mode, opts.pollIntervalMs ?? 100, cb);
+    current = addon.watchExit(integer(pid, 'watchExit: pid'), mode, opts.pollIntervalMs ?? 100, onEvent);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-    let closed = false;
-    const timer = setImmediate(() => { if (!closed) cb(); });
-    return { close() { closed = true; clearImmediate(timer); } };
+    const timer = setImmediate(() => { if (!closed) { closed = true; cb(); } });
+    current = { close() { clearImmediate(timer); } };
   }
+  return { close() { closed = true; current.close(); } };
 }
 
 function toExitStatus(raw: { pid: number; code: number; signal: number }): ExitStatus {
@@ -165,26 +290,26 @@ function toExitStatus(raw: { pid: number; code: number; signal: number }): ExitS
 
 /** waitpid(pid, WNOHANG); pid -1 reaps any child. null when nothing has exited. */
 export function reap(pid: number): ExitStatus | null {
-  const raw = addon.reap(pid);
+  const raw = addon.reap(integer(pid, 'reap: pid'));
   return raw === null ? null : toExitStatus(raw);
 }
 
 export function kill(pid: number, sig: string | number): void {
-  addon.kill(pid, signalNumber(sig));
+  addon.kill(integer(pid, 'kill: pid'), signalNumber(sig));
 }
 
 export function killpg(pgid: number, sig: string | number): void {
-  addon.killpg(pgid, signalNumber(sig));
+  addon.killpg(integer(pgid, 'killpg: pgid'), signalNumber(sig));
 }
 
 /** kill(pid, 0): true when the pid exists (EPERM counts as alive). */
 export function alive(pid: number): boolean {
-  return addon.alive(pid);
+  return addon.alive(integer(pid, 'alive: pid'));
 }
 
 /** Non-blocking exclusive flock; throws EWOULDBLOCK/EAGAIN when someone else holds it. */
 export function flock(fd: number): void {
-  addon.flock(fd);
+  addon.flock(integer(fd, 'flock: fd'));
 }
 
 let subreaper = false;
@@ -202,10 +327,86 @@ export function isSubreaper(): boolean {
 
 /** Credentials of the process at the other end of a connected unix socket. */
 export function peerCred(fd: number): PeerCred {
-  return addon.peerCred(fd);
+  return addon.peerCred(integer(fd, 'peerCred: fd'));
+}
+
+export interface ListenUnixOptions {
+  /** umask in force during bind(): the file's mode from its first instant is 0o777 & ~umask. */
+  bindUmask: number;
+  backlog?: number;
+}
+
+/**
+ * A listening unix stream socket bound at `path`, accepted from in the addon: each connection
+ * arrives as a connected fd with its peer's credentials (SO_PEERCRED / getpeereid). Wrap the fd
+ * with `new net.Socket({ fd })`, which then owns it. Bind errors are thrown (EADDRINUSE…).
+ */
+export function listenUnix(path: string, opts: ListenUnixOptions, onConnection: (connection: UnixConnection) => void): UnixListener {
+  return new addon.UnixListener(path, opts.bindUmask, opts.backlog ?? 511, (fd, uid, gid, pid) =>
+    onConnection({ fd, uid, gid, pid }));
 }
 
 /** pipe2(O_CLOEXEC): [readFd, writeFd]. */
 export function pipe(): [number, number] {
   return addon.pipe();
+}
+
+/**
+ * A listening TCP socket for `listen:` (socket CLOEXEC, SO_REUSEADDR, IPV6_V6ONLY for
+ * family 6, bind, listen) → its fd, to be passed to services as fd 3, 4… `host` is a numeric
+ * address ('' = any). Errors carry code (EADDRINUSE, EACCES, EADDRNOTAVAIL, EINVAL for a bad
+ * address), syscall, address and port.
+ */
+export function bindTcpListener(host: string, port: number, family: 4 | 6, backlog: number): number {
+  return addon.bindTcpListener(String(host), integer(port, 'bindTcpListener: port'), integer(family, 'bindTcpListener: family'), integer(backlog, 'bindTcpListener: backlog'));
+}
+
+/** The local port of a bound socket (getsockname): what port 0 became. */
+export function localPort(fd: number): number {
+  return addon.localPort(integer(fd, 'localPort: fd'));
+}
+
+/**
+ * The address a socket fd is bound to and whether it listens: matches fds taken back from a
+ * running service (pidfdGetfd) to their `listen:` entries.
+ */
+export function localAddress(fd: number): SocketAddress {
+  return addon.localAddress(integer(fd, 'localAddress: fd'));
+}
+
+/** close(2) for an fd that is not a Node handle; EBADF is thrown. */
+export function closeFd(fd: number): void {
+  addon.closeFd(integer(fd, 'closeFd: fd'));
+}
+
+/**
+ * The sd_notify socket (NOTIFY_SOCKET): unix SOCK_DGRAM bound at path, SO_PASSCRED,
+ * nonblocking, CLOEXEC. A stale file at path is the caller's to remove; its mode and owner
+ * too. ENOTSUP where datagrams carry no sender credentials (macOS).
+ */
+export function openNotifySocket(socketPath: string): number {
+  return addon.openNotifySocket(String(socketPath));
+}
+
+/**
+ * Calls onMessage for each datagram on fd (from openNotifySocket), with the sender's pid,
+ * uid and gid as the kernel reports them (-1 when missing: ignore such messages). Datagrams
+ * over 4096 bytes are dropped, fds passed along are closed. Holds the event loop until close().
+ * onError gets receive and poll errors (after a poll error the watch has ended); by default
+ * they are thrown as uncaught errors.
+ */
+export function watchNotify(
+  fd: number,
+  onMessage: (msg: NotifyMessage) => void,
+  onError: (err: Error) => void = (err) => { throw err; },
+): NotifyWatch {
+  return addon.watchNotify(integer(fd, 'watchNotify: fd'), onMessage, onError);
+}
+
+/**
+ * A close-on-exec duplicate of fd `targetFd` of process `pid` (Linux >= 5.6, pidfd_getfd;
+ * ENOSYS elsewhere). Needs ptrace access to pid: root, or its owner.
+ */
+export function pidfdGetfd(pid: number, targetFd: number): number {
+  return addon.pidfdGetfd(integer(pid, 'pidfdGetfd: pid'), integer(targetFd, 'pidfdGetfd: fd'));
 }

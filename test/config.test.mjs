@@ -10,7 +10,7 @@ import configModule from '../dist/config/config.js';
 import flagsModule from '../dist/cli/flags.js';
 
 const { loadConfig, configToYaml, ConfigError } = configModule;
-const { parseFlags, helpText } = flagsModule;
+const { parseFlags, configInputOf, helpText } = flagsModule;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const badDir = path.join(here, 'fixtures', 'bad');
@@ -31,7 +31,7 @@ const ctx = { pid: 4242, home: path.join(scratch, 'home'), uid: 0 };
 const env = { IMMORTAL_SDIR: path.join(scratch, 'sdir') };
 
 function load(argv, context = ctx, environment = env) {
-  return loadConfig(parseFlags(argv), environment, context);
+  return loadConfig(configInputOf(parseFlags(argv)), environment, context);
 }
 
 function errorOf(fn) {
@@ -129,7 +129,7 @@ test('a plain command line gets the defaults', () => {
   assert.deepEqual(config.socket, { mode: 0o600 });
   assert.deepEqual(config.env, {});
   assert.deepEqual(config.require, []);
-  assert.deepEqual(config.pid, { follow: undefined, parent: undefined, child: undefined });
+  assert.deepEqual(config.pid, {});
   assert.equal(config.log, undefined);
   assert.equal(config.foreground, false);
   assert.equal(config.configFile, undefined);
@@ -359,8 +359,8 @@ test('a directory that is not writable for the log is refused', () => {
       return;
     }
     const script = `const { loadConfig } = require(${JSON.stringify(path.resolve('dist/config/config.js'))});
-      const { parseFlags } = require(${JSON.stringify(path.resolve('dist/cli/flags.js'))});
-      try { loadConfig(parseFlags(${JSON.stringify(argv)}), {}, { pid: 1, home: '/nonexistent', uid: 65534 }); console.log('accepted'); }
+      const { parseFlags, configInputOf } = require(${JSON.stringify(path.resolve('dist/cli/flags.js'))});
+      try { loadConfig(configInputOf(parseFlags(${JSON.stringify(argv)})), {}, { pid: 1, home: '/nonexistent', uid: 65534 }); console.log('accepted'); }
       catch (err) { console.log(err.message); }`;
     const out = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' });
     assert.match(out, /-l: .*not writable/);

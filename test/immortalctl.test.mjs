@@ -169,14 +169,16 @@ describe('actions', () => {
 
   test('signal flags and action words reach the service over the socket', async () => {
     const world = newWorld();
-    const web = await world.systemService('web', { pid: 5, running: true, upForMs: 0, cmd: 'web' });
-    const cases = [['-s', { action: 'signal', detail: 'SIGSTOP' }], ['-in', { action: 'signal', detail: 'SIGTTIN' }],
-      ['-1', { action: 'signal', detail: 'SIGUSR1' }], ['stop', { action: 'down' }], ['start', { action: 'up' }]];
-    for (const [arg, expected] of cases) {
+    const web = await world.systemService('web', { pid: 5, running: true, upForMs: 0, cmd: 'web', downStops: true });
+    const upRow = /^\s+5\s+0\.0s\s+web\s+web$/m;
+    const downRow = /^\s+0\.0s\s+web\s+web$/m;
+    const cases = [['-s', { action: 'signal', detail: 'SIGSTOP' }, upRow], ['-in', { action: 'signal', detail: 'SIGTTIN' }, upRow],
+      ['-1', { action: 'signal', detail: 'SIGUSR1' }, upRow], ['stop', { action: 'down' }, downRow], ['start', { action: 'up' }, upRow]];
+    for (const [arg, expected, row] of cases) {
       const before = web.actions().length;
       const result = await world.ctl([arg, 'web']);
       assert.equal(result.code, 0, `${arg}: ${result.stderr}`);
-      assert.match(result.stdout, /^\s+5\s+0\.0s\s+web\s+web$/m);
+      assert.match(result.stdout, row, arg);
       assert.deepEqual(web.actions().slice(before), [expected], arg);
     }
   });
@@ -194,8 +196,8 @@ describe('actions', () => {
   test('one named service: the others are untouched', async () => {
     const world = newWorld();
     const services = await severalServices(world);
-    await world.ctl(['stop', 'unicorn']);
-    assert.deepEqual(services.unicorn.actions(), [{ action: 'down' }]);
+    await world.ctl(['-t', 'unicorn']);
+    assert.deepEqual(services.unicorn.actions(), [{ action: 'signal', detail: 'SIGTERM' }]);
     assert.deepEqual(services.api.actions(), []);
     assert.deepEqual(services.db.actions(), []);
   });
@@ -205,9 +207,20 @@ describe('actions', () => {
     const web = await world.systemService('web', { pid: 5, running: true, upForMs: 0, cmd: 'web' });
     const result = await world.ctl(['halt', 'web']);
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /web\s+web$/m);
+    assert.match(result.stdout, /^\s+web\s+web - halted$/m, 'printed once the supervisor is gone');
     assert.deepEqual(web.actions(), [{ action: 'halt' }]);
     assert.deepEqual(await web.exited(), { code: 0, signal: null });
+  });
+
+  test('stop of a service that stays up past --wait: its row says "stopping", exit 0', async () => {
+    const world = newWorld();
+    const web = await world.systemService('web', { pid: 5, running: true, upForMs: 0, cmd: 'web' });
+    const result = await world.ctl(['--wait', '0.3', 'stop', 'web']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^\s+5\s+\d+\.\ds\s+web\s+web - stopping$/m);
+    assert.deepEqual(web.actions(), [{ action: 'down' }]);
+    const json = await world.ctl(['--json', '--wait', '0', 'stop', 'web']);
+    assert.equal(JSON.parse(json.stdout)[0].outcome, 'stopping');
   });
 
   test('a refused action is shown after the row and exits 1', async () => {
@@ -251,13 +264,14 @@ describe('arguments', () => {
     const result = await newWorld().ctl(['--help']);
     assert.equal(result.code, 0);
     for (const word of ['status', 'start', 'stop', 'once', 'halt', 'restart', 'exit', '-1', '-2', '-a', '-c', '-h', '-i',
-      '-in', '-k', '-ou', '-q', '-s', '-t', '-w', '--json', '-v']) {
+      '-in', '-k', '-ou', '-q', '-s', '-t', '-w', '--json', '--wait', '-v']) {
       assert.match(result.stdout, new RegExp(`^    ${word.replace(/-/g, '\\-')} +\\S`, 'm'), word);
     }
   });
 
   test('mistakes are refused with a reason', () => {
-    for (const args of [['-zz', 'web'], ['start'], ['-t'], ['bogus'], ['-t', '-k', 'web'], ['status', 'a', 'b']]) {
+    for (const args of [['-zz', 'web'], ['start'], ['-t'], ['bogus'], ['-t', '-k', 'web'], ['status', 'a', 'b'],
+      ['--wait'], ['--wait', 'soon', 'stop', 'web'], ['--wait', '-1', 'stop', 'web'], ['--wait', '', 'stop', 'web']]) {
       assert.throws(() => parseArguments(args), UsageError, args.join(' '));
     }
   });

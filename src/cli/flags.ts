@@ -1,50 +1,23 @@
 // Command-line flags of `immortal`, spelled like the Go original (`-cc`, `-ctl`, `-name`,
-// `-logger` are whole words) with `--long` aliases. Parsing only: values are checked for
-// their own shape here; paths, users and the run.yml are checked by loadConfig.
+// `-logger` are whole words) with `--long` aliases, mapped onto the config layer's ConfigInput.
+// Parsing only: values are checked for their own shape here; ranges, paths, users and the
+// run.yml are checked by loadConfig.
 
 import { Command, CommanderError, Help, Option } from 'commander';
-import { ConfigError } from '../config/run-yml';
+import { ConfigError } from '../config/errors';
+import type { ConfigInput, InputLabels } from '../config/input';
 
-export interface Flags {
+/** What argv says: the config layer's input (-c, -d, -n …, the command words) plus what only the CLI acts on. */
+export interface Flags extends Omit<ConfigInput, 'labels'> {
   /** -v: print the version and exit. */
   version: boolean;
   /** -h/--help: print the flag list and exit. */
   help: boolean;
-  /** -n: stay in the foreground. */
-  foreground: boolean;
   /** -cc: check the -c file, print it normalized, exit. */
   check: boolean;
-  /** -c run.yml */
-  config?: string;
-  /** -ctl dir: supervise directory (relative → under $IMMORTAL_SDIR). */
-  ctl?: string;
-  /** -name n: supervise directory ~/.immortal/<n>. */
-  name?: string;
-  /** -d dir */
-  dir?: string;
-  /** -e envdir */
-  envDir?: string;
-  /** -f pidfile to follow */
-  follow?: string;
-  /** -l logfile */
-  log?: string;
-  /** -logger command */
-  logger?: string;
-  /** -p child pidfile */
-  childPid?: string;
-  /** -P supervisor pidfile */
-  parentPid?: string;
-  /** -r retries (-1 forever) */
-  retries?: number;
-  /** -u user */
-  user?: string;
-  /** -w seconds before the first start */
-  wait?: number;
-  /** The command and its arguments: every word after the first non-option word. */
-  command: string[];
 }
 
-type FlagKey = Exclude<keyof Flags, 'command'>;
+type FlagKey = Exclude<keyof Flags, 'command' | 'labels'>;
 
 interface FlagSpec {
   key: FlagKey;
@@ -209,9 +182,20 @@ export function helpText(): string {
   return buildProgram().helpInformation();
 }
 
-/** Flags with nothing set, for callers (immortaldir) that build Flags themselves. */
-export function defaultFlags(): Flags {
-  return { version: false, help: false, foreground: false, check: false, command: [] };
+/** The config layer's input from the flags, each field labelled as typed so config errors say `-d: …`. */
+export function configInputOf(flags: Flags): ConfigInput {
+  // -v, -h and -cc are the CLI's own business: they stay behind.
+  const { version, help, check, ...input } = flags;
+  return { ...input, labels: flagLabels() };
+}
+
+/** Each input field as the operator typed it. */
+function flagLabels(): InputLabels {
+  const labels: InputLabels = { command: 'command' };
+  for (const spec of FLAG_SPECS) {
+    if (spec.key !== 'version' && spec.key !== 'help' && spec.key !== 'check') labels[spec.key] = displayName(spec);
+  }
+  return labels;
 }
 
 /** argv is process.argv.slice(2). Throws ConfigError with one line on any bad flag. */
@@ -223,7 +207,7 @@ export function parseFlags(argv: string[]): Flags {
     if (err instanceof CommanderError) throw new ConfigError(describeCommanderError(err));
     throw err;
   }
-  const flags = defaultFlags();
+  const flags: Flags = { version: false, help: false, foreground: false, check: false, command: [] };
   const values = program.opts<Record<string, unknown>>();
   for (const spec of FLAG_SPECS) {
     const value = values[new Option(`--${spec.long}`).attributeName()];
@@ -252,9 +236,6 @@ function checkCombination(flags: Flags): void {
   if (flags.config && flags.command.length > 0) {
     throw new ConfigError(`-c ${flags.config}: the command comes from cmd: in the file; remove the words after the flags (${flags.command.join(' ')})`);
   }
-  if (!flags.config && flags.command.length === 0) throw new ConfigError('missing command (or -c run.yml)');
   if (flags.ctl !== undefined && flags.name !== undefined) throw new ConfigError('-ctl and -name both name the supervise dir; give one');
-  if (flags.retries !== undefined && flags.retries < -1) {
-    throw new ConfigError(`-r: must be -1 (forever) or more, got ${flags.retries}`);
-  }
+  // A missing command and the range of -r are the config layer's rules (loadConfig), as for run.yml.
 }

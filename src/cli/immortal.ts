@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { ConfigError, configToYaml, loadConfig } from '../config/config';
 import { detach, takeDaemonNotifier } from '../supervise/detach';
 import { SuperviseDirBusy } from '../supervise-dir/lock';
-import { helpText, parseFlags } from './flags';
+import { configInputOf, helpText, parseFlags } from './flags';
 import { guardStdio, supervisorLogger } from './output';
 import { packageVersion } from './version';
 
@@ -23,7 +23,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(helpText());
     return 0;
   }
-  const config = loadConfig(flags, process.env, { pid: process.pid, home: homedir(), uid: process.getuid!() });
+  const config = loadConfig(configInputOf(flags), process.env, { pid: process.pid, home: homedir(), uid: process.getuid!() });
   if (flags.check) {
     process.stdout.write(configToYaml(config));
     return 0;

@@ -3,7 +3,7 @@
 // $IMMORTAL_SDIR. Arguments are parsed by hand because the original's single-dash,
 // multi-letter flags (-in, -ou) cannot be expressed with a getopt-style parser.
 
-import { closeClients, ControlError, getStatus, sendSignal, type StatusResponse } from '../control/client';
+import { closeClients, ControlError, getStatus, sendSignal, watchStatus, type StatusResponse } from '../control/client';
 import { discoverServices, type DiscoveredService } from '../control/discover';
 import { superviseRoots } from '../supervise-dir/roots';
 import { packageVersion } from './version';
@@ -18,16 +18,25 @@ interface Action {
   description: string;
   /** Ends the supervisor: read its status before, it may not answer after. */
   endsSupervisor?: boolean;
+  /** The row is printed once this has happened (at most --wait seconds), not at once. */
+  awaits?: 'service-down' | 'supervisor-done';
 }
+
+/**
+ * How long stop and halt wait for the service to be down before printing it as "stopping":
+ * past the default stop_timeout (10 s, then KILL). The socket cannot tell a longer timeout;
+ * --wait can.
+ */
+const DEFAULT_WAIT_SECONDS = 15;
 
 // The socket names sent are the ones the Go immortalctl sends (stop → down, -k → KILL…).
 const WORD_ACTIONS: readonly Action[] = [
   { word: 'status', description: 'Print the status of the service, or of all services without a name.' },
   { word: 'start', socketSignal: 'start', description: 'Start the service; restart it whenever it exits.' },
-  { word: 'stop', socketSignal: 'down', description: 'Stop the service (TERM); do not restart it.' },
+  { word: 'stop', socketSignal: 'down', description: 'Stop the service (TERM); do not restart it.', awaits: 'service-down' },
   { word: 'once', socketSignal: 'once', description: 'Start the service if not running; do not restart it after it exits.' },
-  { word: 'halt', socketSignal: 'halt', description: 'Stop the service (TERM) and exit its supervisor (immortaldir starts it again).', endsSupervisor: true },
-  { word: 'restart', socketSignal: 'restart', description: 'Same as halt.', endsSupervisor: true },
+  { word: 'halt', socketSignal: 'halt', description: 'Stop the service (TERM) and exit its supervisor (immortaldir starts it again).', endsSupervisor: true, awaits: 'supervisor-done' },
+  { word: 'restart', socketSignal: 'restart', description: 'Same as halt.', endsSupervisor: true, awaits: 'supervisor-done' },
   { word: 'exit', socketSignal: 'exit', description: 'Exit only the supervisor, leaving the service running.', endsSupervisor: true },
 ];
 
@@ -43,7 +52,7 @@ const STATUS_ACTION = WORD_ACTIONS[0];
 export type Invocation =
   | { kind: 'help' }
   | { kind: 'version' }
-  | { kind: 'run'; action: Action; target?: string; json: boolean };
+  | { kind: 'run'; action: Action; target?: string; json: boolean; waitMs: number };
 
 export class UsageError extends Error {}
 
@@ -57,16 +66,24 @@ export function parseArguments(args: readonly string[]): Invocation {
   let action: Action | undefined;
   let target: string | undefined;
   let json = false;
+  let waitSeconds = DEFAULT_WAIT_SECONDS;
   const chooseAction = (next: Action) => {
     if (action) throw new UsageError(`only one action at a time: ${action.word} and ${next.word}`);
     action = next;
   };
-  for (const arg of args) {
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index];
     const flag = flagName(arg);
     if (flag === 'help') return { kind: 'help' };
     if (flag === 'v' || flag === 'version') return { kind: 'version' };
     if (flag === 'json') {
       json = true;
+    } else if (flag === 'wait') {
+      index += 1;
+      waitSeconds = Number(args[index] ?? NaN);
+      if (!(args[index] ?? '').trim() || !Number.isFinite(waitSeconds) || waitSeconds < 0) {
+        throw new UsageError(`--wait needs a number of seconds, got ${args[index] === undefined ? 'nothing' : `"${args[index]}"`}`);
+      }
     } else if (flag !== undefined) {
       const signalAction = FLAG_ACTIONS.find((candidate) => candidate.word === `-${flag}`);
       if (!signalAction) throw new UsageError(`unknown option ${arg}`);
@@ -85,13 +102,13 @@ export function parseArguments(args: readonly string[]): Invocation {
   if (chosen.socketSignal !== undefined && target === undefined) {
     throw new UsageError(`${chosen.word} needs a service name (or "*" for all)`);
   }
-  return { kind: 'run', action: chosen, target, json };
+  return { kind: 'run', action: chosen, target, json, waitMs: waitSeconds * 1000 };
 }
 
 export function helpText(program = 'immortalctl'): string {
   const line = (word: string, description: string) => `    ${word.padEnd(10)}${description}`;
   return [
-    `usage: ${program} [--json] [action | signal] [service | "*"]`,
+    `usage: ${program} [--json] [--wait seconds] [action | signal] [service | "*"]`,
     '',
     `With no arguments, print the status of every service found in ~/.immortal and $IMMORTAL_SDIR`,
     '(default /var/run/immortal).',
@@ -104,6 +121,7 @@ export function helpText(program = 'immortalctl'): string {
     '',
     '  Options:',
     line('--json', 'Print the result as one JSON array instead of a table.'),
+    line('--wait', `stop and halt: print the row once the service is down, waiting at most this many seconds (default ${DEFAULT_WAIT_SECONDS}); "stopping" if it is still up.`),
     line('-v', 'Print the version.'),
     line('--help', 'Print this help.'),
     '',
@@ -119,6 +137,8 @@ export interface ServiceRow {
   error?: string;
   /** The supervisor's answer to the action, when it refused it. */
   actionError?: string;
+  /** 'stopping': still up when the wait ran out; 'halted': the supervisor has exited. */
+  outcome?: 'stopping' | 'halted';
 }
 
 function describeError(err: unknown): string {
@@ -146,7 +166,7 @@ async function statusRow(service: DiscoveredService, row: ServiceRow = { service
   return row;
 }
 
-async function applyAction(service: DiscoveredService, action: Action): Promise<ServiceRow> {
+async function applyAction(service: DiscoveredService, action: Action, waitMs: number): Promise<ServiceRow> {
   if (action.socketSignal === undefined) return statusRow(service);
   const row: ServiceRow = { service };
   if (action.endsSupervisor) {
@@ -160,7 +180,46 @@ async function applyAction(service: DiscoveredService, action: Action): Promise<
     row.error = describeError(err);
     return row;
   }
+  if (row.actionError === undefined && action.awaits === 'service-down') return awaitServiceDown(service, row, waitMs);
+  if (row.actionError === undefined && action.awaits === 'supervisor-done') return awaitSupervisorDone(service, row, waitMs);
   return action.endsSupervisor ? row : statusRow(service, row);
+}
+
+const isRunning = (status: StatusResponse) => status.up !== undefined;
+
+/** stop: the row once the service is down, not while its TERM is still being handled. */
+async function awaitServiceDown(service: DiscoveredService, row: ServiceRow, waitMs: number): Promise<ServiceRow> {
+  const { last, reached } = await watchStatus(
+    service.socketPath,
+    (answer) => answer instanceof ControlError || !isRunning(answer),
+    waitMs,
+  );
+  if (last instanceof ControlError) row.error = describeError(last);
+  else row.status = last;
+  if (!reached) row.outcome = 'stopping';
+  return row;
+}
+
+/**
+ * halt: the supervisor stops the service, then exits (and immortaldir may start a new one at
+ * once). Done when the service is down, the socket is gone, or another pid answers.
+ */
+async function awaitSupervisorDone(service: DiscoveredService, row: ServiceRow, waitMs: number): Promise<ServiceRow> {
+  const before = row.status;
+  const { last, reached } = await watchStatus(
+    service.socketPath,
+    (answer) => answer instanceof ControlError || !isRunning(answer) || answer.pid !== before?.pid,
+    waitMs,
+  );
+  if (last instanceof ControlError) {
+    // Nothing runs any more: the last command, without pid or times.
+    row.status = before && { pid: 0, cmd: before.cmd, fpid: false, count: before.count };
+    row.outcome = 'halted';
+  } else {
+    row.status = last;
+    if (!reached) row.outcome = 'stopping';
+  }
+  return row;
 }
 
 function selectServices(services: DiscoveredService[], target: string | undefined): DiscoveredService[] {
@@ -182,7 +241,7 @@ export function colourWanted(env: NodeJS.ProcessEnv, isTTY: boolean): boolean {
 
 /** Like the original, the state colours the Name: green up, red down, yellow following. */
 function nameColour(row: ServiceRow): Colour {
-  if (!row.status) return 'red';
+  if (!row.status || row.outcome === 'halted') return 'red';
   if (row.status.fpid) return 'yellow';
   if (row.status.down !== undefined) return 'red';
   return 'green';
@@ -207,6 +266,7 @@ export function renderTable(rows: readonly ServiceRow[], colour: boolean): strin
     if (!status) cmd = paint(row.error ?? 'unknown error', 'yellow');
     else if (status.status) cmd = paint(`${status.cmd} - ${status.status}`, 'yellow');
     else cmd = status.cmd;
+    if (row.outcome) cmd += paint(` - ${row.outcome}`, 'yellow');
     if (row.actionError) cmd += paint(` - ${row.actionError}`, 'yellow');
     lines.push(line(pidText(row), status?.up ?? '', status?.down ?? '', name, cmd));
   }
@@ -217,7 +277,12 @@ export function renderJson(rows: readonly ServiceRow[]): string {
   const entries = rows.map((row) => {
     const where = { name: row.service.name, dir: row.service.dir };
     if (!row.status) return { ...where, error: row.error };
-    return { ...where, ...row.status, ...(row.actionError ? { Err: row.actionError } : {}) };
+    return {
+      ...where,
+      ...row.status,
+      ...(row.outcome ? { outcome: row.outcome } : {}),
+      ...(row.actionError ? { Err: row.actionError } : {}),
+    };
   });
   return JSON.stringify(entries, null, 2) + '\n';
 }
@@ -231,7 +296,7 @@ async function run(invocation: Extract<Invocation, { kind: 'run' }>): Promise<nu
     process.stderr.write(`immortalctl: no service named "${invocation.target}" in ${roots.join(' or ')}\n`);
     return 1;
   }
-  const rows = await Promise.all(selected.map((service) => applyAction(service, invocation.action)));
+  const rows = await Promise.all(selected.map((service) => applyAction(service, invocation.action, invocation.waitMs)));
   const output = invocation.json
     ? renderJson(rows)
     : renderTable(rows, colourWanted(process.env, Boolean(process.stdout.isTTY)));

@@ -42,8 +42,9 @@ export function closeClients(): void {
   sharedAgent = undefined;
 }
 
+/** GET `/`: the one status path the Go original answers too (it has no `/status`). */
 export async function getStatus(socketPath: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<StatusResponse> {
-  const reply = await request(socketPath, '/status', timeoutMs);
+  const reply = await request(socketPath, '/', timeoutMs);
   if (reply.statusCode !== 200) throw httpError(socketPath, reply);
   return parseJson<StatusResponse>(socketPath, reply.body);
 }
@@ -61,6 +62,40 @@ export async function sendSignal(
   const parsed = parseJson<Partial<SignalResponse>>(socketPath, reply.body);
   if (typeof parsed.Err !== 'string') throw httpError(socketPath, reply);
   return { Err: parsed.Err };
+}
+
+/** What `watchStatus` ended with: the status (or error) that satisfied `until`, or the last one seen. */
+export interface WatchedStatus {
+  last: StatusResponse | ControlError;
+  /** False when the time ran out first. */
+  reached: boolean;
+}
+
+/**
+ * Asks for the status again and again (20 ms apart at first, then up to 250 ms) until
+ * `until` accepts an answer — an error such as a socket gone counts as an answer — or
+ * `timeoutMs` has passed. The Go protocol has no way to wait for a change, so this polls.
+ */
+export async function watchStatus(
+  socketPath: string,
+  until: (answer: StatusResponse | ControlError) => boolean,
+  timeoutMs: number,
+): Promise<WatchedStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let pauseMs = 20;
+  for (;;) {
+    let answer: StatusResponse | ControlError;
+    try {
+      // Each request has its own usual timeout: the wait bounds the asking again, not an answer.
+      answer = await getStatus(socketPath);
+    } catch (err) {
+      answer = toControlError(socketPath, err as Error);
+    }
+    if (until(answer)) return { last: answer, reached: true };
+    if (Date.now() + pauseMs >= deadline) return { last: answer, reached: false };
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    pauseMs = Math.min(250, pauseMs * 2);
+  }
 }
 
 export async function getMetrics(socketPath: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<string> {

@@ -1,14 +1,17 @@
-// HTTP/1.1 on `<supervise dir>/immortal.sock`: the Go immortal's routes and JSON, plus what the
-// original lacked: a private socket mode from the first instant, peer-credential checks on
-// signals, a metrics route, and replacement of a stale socket left by a killed supervisor.
+// HTTP/1.1 on `<supervise dir>/immortal.sock`: the socket file (socket-file.ts) accepts each
+// connection in the addon with its peer's credentials; the fd is wrapped in a public
+// net.Socket and handed to an http.Server with `emit('connection')`, which answers by the
+// routes of routes.ts. This file joins the two and owns the connections' lifetime.
 
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import type { PeerCred, UnixConnection } from '../native';
 import type { ServiceControl } from '../supervise/service';
-import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics';
-import { dispatchSignal } from './signals';
-import { encodeJsonLikeGo, statusJson } from './status';
+import { handleRequest, type RouteContext } from './routes';
+import { SocketFile, type SocketFileCheck } from './socket-file';
+
+export type { SocketFileCheck } from './socket-file';
 
 export interface ControlServerOptions {
   socketPath: string;
@@ -22,305 +25,126 @@ export interface ControlServerOptions {
 
 export interface ControlServer {
   readonly socketPath: string;
-  /** True while the file at socketPath is the socket this server bound: not removed, not replaced. */
-  ownsSocketFile(): boolean;
-  /** Stops listening, ends keep-alive connections, removes the socket file. Idempotent. */
+  /**
+   * Whether the file at socketPath is still the socket this server listens on. A chmod,
+   * chown or link from outside keeps it ours ('ours-changed', reported once per change).
+   */
+  checkSocketFile(): SocketFileCheck;
+  /** Stops listening, ends keep-alive connections, removes the socket file if ours. Idempotent. */
   close(): Promise<void>;
 }
 
-/** How long an existing socket may take to accept before we call it neither live nor stale. */
-const PROBE_TIMEOUT_MS = 1000;
 /** How long close() lets an in-flight response finish before cutting connections. */
 const CLOSE_GRACE_MS = 1000;
-const JSON_CONTENT_TYPE = 'application/json';
-
-interface ServerState {
-  service: ServiceControl;
-  closing: boolean;
-  peerUids: WeakMap<net.Socket, number | Error>;
-}
-
-export async function startControlServer(
-  service: ServiceControl,
-  opts: ControlServerOptions,
-): Promise<ControlServer> {
-  const state: ServerState = { service, closing: false, peerUids: new WeakMap() };
-  const server = http.createServer((req, res) => handleRequest(state, req, res));
-  await removeStaleSocket(opts.socketPath);
-  await listenPrivately(server, opts.socketPath);
-  try {
-    applySocketPermissions(opts);
-  } catch (err) {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    unlinkQuietly(opts.socketPath);
-    throw err;
-  }
-  const { ino, ctimeMs } = fs.statSync(opts.socketPath);
-  return controlHandle(server, state, opts.socketPath, { ino, ctimeMs });
-}
-
-// ---- socket file lifecycle -------------------------------------------------------------
-
-/** A socket nobody answers on is left over from a killed supervisor; a live one is refused. */
-async function removeStaleSocket(socketPath: string): Promise<void> {
-  let stat: fs.Stats;
-  try {
-    stat = fs.lstatSync(socketPath);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  if (!stat.isSocket()) {
-    throw new Error(`${socketPath} exists and is not a socket; refusing to replace it`);
-  }
-  if (await isSocketLive(socketPath)) {
-    const err = new Error(`another supervisor is listening on ${socketPath}`) as NodeJS.ErrnoException;
-    err.code = 'EADDRINUSE';
-    throw err;
-  }
-  unlinkQuietly(socketPath);
-}
-
-function isSocketLive(socketPath: string): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const probe = net.connect({ path: socketPath });
-    const timer = setTimeout(() => {
-      probe.destroy();
-      reject(new Error(`${socketPath} did not accept a connection within ${PROBE_TIMEOUT_MS} ms`));
-    }, PROBE_TIMEOUT_MS);
-    const settle = (live: boolean | Error) => {
-      clearTimeout(timer);
-      probe.destroy();
-      if (live instanceof Error) reject(live);
-      else resolve(live);
-    };
-    probe.once('connect', () => settle(true));
-    probe.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT') settle(false);
-      // A full accept backlog still means someone is listening.
-      else if (err.code === 'EAGAIN') settle(true);
-      else settle(new Error(`cannot probe ${socketPath}: ${err.message}`));
-    });
-  });
-}
-
 /**
- * bind() creates the socket file with the process umask; a tight umask around it keeps the
- * file private from the first instant instead of open until chmod. Node binds a path
- * synchronously inside listen(), so the umask is restored before any other code runs.
+ * A connection silent this long mid-request or before its first one is closed. Node's own
+ * headersTimeout check only runs for servers that listen themselves, so it is set here.
  */
-function listenPrivately(server: http.Server, socketPath: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(err);
-    server.once('error', onError);
-    server.once('listening', () => {
-      server.off('error', onError);
-      resolve();
-    });
-    const previousUmask = setUmask(0o177);
-    try {
-      server.listen(socketPath);
-    } finally {
-      if (previousUmask !== undefined) setUmask(previousUmask);
-    }
-  });
-}
-
-/** process.umask(mask) throws in worker threads; chmod after listen still applies there. */
-function setUmask(mask: number): number | undefined {
-  try {
-    return process.umask(mask);
-  } catch {
-    return undefined;
-  }
-}
-
-function applySocketPermissions(opts: ControlServerOptions): void {
-  if (opts.gid !== undefined) fs.chownSync(opts.socketPath, -1, opts.gid);
-  fs.chmodSync(opts.socketPath, socketMode(opts));
-}
+const IDLE_REQUEST_TIMEOUT_MS = 60_000;
 
 export function socketMode(opts: Pick<ControlServerOptions, 'mode' | 'statusOpen'>): number {
   return opts.mode ?? (opts.statusOpen ? 0o666 : 0o600);
 }
 
-function unlinkQuietly(socketPath: string): void {
-  try {
-    fs.unlinkSync(socketPath);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-}
-
-/** Inode numbers are reused as soon as freed; with the change time they name one file. */
-interface FileIdentity {
-  ino: number;
-  ctimeMs: number;
-}
-
-function isSameFile(file: string, identity: FileIdentity): boolean {
-  try {
-    const now = fs.lstatSync(file);
-    return now.ino === identity.ino && now.ctimeMs === identity.ctimeMs;
-  } catch {
-    return false;
-  }
-}
-
-function controlHandle(server: http.Server, state: ServerState, socketPath: string, identity: FileIdentity): ControlServer {
+export async function startControlServer(service: ServiceControl, opts: ControlServerOptions): Promise<ControlServer> {
+  const connections = new Connections();
+  const ctx: RouteContext = {
+    service,
+    closing: () => connections.closing,
+    peerOf: (socket) => connections.peerOf(socket),
+  };
+  const server = http.createServer((req, res) => {
+    connections.requestStarted(req.socket, res);
+    handleRequest(ctx, req, res);
+  });
+  server.timeout = IDLE_REQUEST_TIMEOUT_MS;
+  const socketFile = await SocketFile.open(
+    { socketPath: opts.socketPath, mode: socketMode(opts), gid: opts.gid },
+    (connection) => connections.adopt(server, connection),
+  );
   let closed: Promise<void> | undefined;
   return {
-    socketPath,
-    ownsSocketFile: () => isSameFile(socketPath, identity),
+    socketPath: opts.socketPath,
+    checkSocketFile: () => socketFile.check(),
     close() {
-      closed ??= new Promise<void>((resolve) => {
-        // Responses written after this point say `Connection: close`, so a halt request
-        // that closes the server from inside its own handler still gets its answer.
-        state.closing = true;
-        const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
-        force.unref();
-        server.close(() => {
-          clearTimeout(force);
-          // Only our own socket file: a successor may already have bound the path.
-          if (isSameFile(socketPath, identity)) unlinkQuietly(socketPath);
-          resolve();
-        });
-        server.closeIdleConnections();
-      });
+      closed ??= (async () => {
+        // Responses written from now on say `Connection: close`, so a halt request that
+        // closes the server from inside its own handler still gets its answer.
+        connections.closing = true;
+        socketFile.close();
+        await connections.end(CLOSE_GRACE_MS);
+      })();
       return closed;
     },
   };
 }
 
-// ---- requests ----------------------------------------------------------------------------
+/** Every open connection, its peer, and whether a request on it is still being answered. */
+class Connections {
+  closing = false;
+  private readonly peers = new WeakMap<net.Socket, PeerCred>();
+  /** Open sockets and how many responses each still owes. */
+  private readonly open = new Map<net.Socket, number>();
+  private allClosed?: () => void;
 
-type RouteHandler = (state: ServerState, req: http.IncomingMessage, res: http.ServerResponse, path: string) => void;
-
-interface Route {
-  matches(path: string): boolean;
-  methods: readonly string[];
-  handle: RouteHandler;
-}
-
-const READ_METHODS = ['GET', 'HEAD'];
-const SIGNAL_PREFIX = '/signal/';
-
-const ROUTES: readonly Route[] = [
-  { matches: (p) => p === '/' || p === '/status', methods: READ_METHODS, handle: serveStatus },
-  { matches: (p) => p === '/metrics', methods: READ_METHODS, handle: serveMetrics },
-  // Signals change state, so HEAD (which clients and proxies treat as safe) is not accepted.
-  { matches: (p) => p.startsWith(SIGNAL_PREFIX), methods: ['GET'], handle: serveSignal },
-];
-
-function handleRequest(state: ServerState, req: http.IncomingMessage, res: http.ServerResponse): void {
-  const path = curlShorthand(req.headers.host, requestPath(req.url ?? '/'));
-  const route = ROUTES.find((candidate) => candidate.matches(path));
-  if (route === undefined) return sendJson(state, res, 404, { Err: `not found: ${path}` });
-  const method = req.method ?? 'GET';
-  if (!route.methods.includes(method)) {
-    res.setHeader('Allow', route.methods.join(', '));
-    return sendJson(state, res, 405, { Err: `method not allowed: ${method}` });
+  adopt(server: http.Server, { fd, uid, gid, pid }: UnixConnection): void {
+    let socket: net.Socket;
+    try {
+      // allowHalfOpen as for sockets a net.Server accepts for http: the server decides.
+      socket = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
+    } catch {
+      closeQuietly(fd);
+      return;
+    }
+    this.peers.set(socket, { uid, gid, pid });
+    this.open.set(socket, 0);
+    socket.once('close', () => {
+      this.open.delete(socket);
+      if (this.open.size === 0) this.allClosed?.();
+    });
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    server.emit('connection', socket);
   }
-  try {
-    route.handle(state, req, res, path);
-  } catch (err) {
-    sendJson(state, res, 500, { Err: `internal error: ${(err as Error).message}` });
+
+  peerOf(socket: net.Socket): PeerCred | undefined {
+    return this.peers.get(socket);
+  }
+
+  requestStarted(socket: net.Socket, res: http.ServerResponse): void {
+    this.open.set(socket, (this.open.get(socket) ?? 0) + 1);
+    res.once('close', () => {
+      const owed = this.open.get(socket);
+      if (owed === undefined) return;
+      this.open.set(socket, owed - 1);
+      // Answered before closing began, so still keep-alive: nothing more will be served on it.
+      if (this.closing && owed === 1) socket.end();
+    });
+  }
+
+  /** Idle connections now, busy ones after their answer, whatever is left after graceMs. */
+  end(graceMs: number): Promise<void> {
+    for (const [socket, owed] of this.open) if (owed === 0) socket.destroy();
+    if (this.open.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const force = setTimeout(() => {
+        for (const socket of this.open.keys()) socket.destroy();
+      }, graceMs);
+      force.unref();
+      this.allClosed = () => {
+        clearTimeout(force);
+        resolve();
+      };
+    });
   }
 }
 
-/**
- * The Go client asks for `http://socket//` and `//signal/up` (it joins "/" + path), and the
- * Go server answered those; repeated slashes are therefore folded. A proxy may send the
- * absolute form (`http://host/status`); only its path counts. The query is ignored.
- */
-function requestPath(url: string): string {
-  const withoutQuery = url.split('?', 1)[0];
-  const withoutOrigin = withoutQuery.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '');
-  return withoutOrigin.replace(/\/{2,}/g, '/') || '/';
-}
-
-/**
- * `curl --unix-socket immortal.sock http:/signal/d` reads "signal" as the host and sends
- * `GET /d` (just as `http:/status` sends `GET /` to host "status"): take it as /signal/d.
- */
-function curlShorthand(host: string | undefined, path: string): string {
-  return host === 'signal' && /^\/[^/]+$/.test(path) ? `${SIGNAL_PREFIX}${path.slice(1)}` : path;
-}
-
-function serveStatus(state: ServerState, _req: http.IncomingMessage, res: http.ServerResponse): void {
-  const body = statusJson(state.service.snapshot(), Date.now());
-  sendBody(state, res, 200, JSON_CONTENT_TYPE, body);
-}
-
-function serveMetrics(state: ServerState, _req: http.IncomingMessage, res: http.ServerResponse): void {
-  const { service } = state;
-  const body = renderMetrics([{ name: service.name, snapshot: service.snapshot() }], Date.now());
-  sendBody(state, res, 200, METRICS_CONTENT_TYPE, body);
-}
-
-function serveSignal(state: ServerState, req: http.IncomingMessage, res: http.ServerResponse, path: string): void {
-  const refusal = signalRefusal(state, req.socket);
-  if (refusal) return sendJson(state, res, 403, { Err: refusal });
-  const name = decodeSignalName(path.slice(SIGNAL_PREFIX.length));
-  sendJson(state, res, 200, { Err: dispatchSignal(state.service, name) });
-}
-
-function decodeSignalName(raw: string): string {
+function closeQuietly(fd: number): void {
   try {
-    return decodeURIComponent(raw);
+    fs.closeSync(fd);
   } catch {
-    return raw;
+    // already closed
   }
-}
-
-// ---- peer credentials -------------------------------------------------------------------
-
-/** '' when the peer may send signals (root or the supervisor's user), else the reason. */
-function signalRefusal(state: ServerState, socket: net.Socket): string {
-  const uid = peerUid(state, socket);
-  if (uid instanceof Error) return `permission denied: cannot read peer credentials (${uid.message})`;
-  if (uid === 0 || uid === state.service.ownerUid) return '';
-  return `permission denied: uid ${uid} may not send signals`;
-}
-
-/** Asked once per connection: the peer of a connected socket cannot change. */
-function peerUid(state: ServerState, socket: net.Socket): number | Error {
-  let uid = state.peerUids.get(socket);
-  if (uid === undefined) {
-    uid = readPeerUid(socket);
-    state.peerUids.set(socket, uid);
-  }
-  return uid;
-}
-
-function readPeerUid(socket: net.Socket): number | Error {
-  const fd: unknown = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) return new Error('no file descriptor');
-  try {
-    // Loaded on first use: status-only users (tests, tools) need not have the addon built.
-    const native: typeof import('../native') = require('../native');
-    return native.peerCred(fd).uid;
-  } catch (err) {
-    return err as Error;
-  }
-}
-
-// ---- responses ----------------------------------------------------------------------------
-
-function sendJson(state: ServerState, res: http.ServerResponse, statusCode: number, value: unknown): void {
-  sendBody(state, res, statusCode, JSON_CONTENT_TYPE, encodeJsonLikeGo(value));
-}
-
-function sendBody(
-  state: ServerState,
-  res: http.ServerResponse,
-  statusCode: number,
-  contentType: string,
-  body: string,
-): void {
-  res.statusCode = statusCode;
-  res.setHeader('Content-Type', contentType);
-  res.setHeader('Content-Length', Buffer.byteLength(body));
-  if (state.closing) res.setHeader('Connection', 'close');
-  res.end(body);
 }

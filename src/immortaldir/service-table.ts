@@ -3,8 +3,7 @@
 // stop of one service (stop_timeout) never holds up the others.
 
 import type { Config } from '../config/config';
-import { ConfigError, loadConfig } from '../config/config';
-import { defaultFlags } from '../cli/flags';
+import { ConfigError, loadServiceFile } from '../config/config';
 import { openServiceRuntime, type ServiceRuntime } from '../supervise/runtime';
 import type { FinishReason } from '../supervise/supervisor';
 import { requireErrors, stopWaves, type RequireGraph } from './require-graph';
@@ -170,8 +169,8 @@ export class ServiceTable {
 
   private load(name: string, file: ServiceFile): Desired {
     try {
-      const flags = { ...defaultFlags(), config: file.file, ctl: name, foreground: true };
-      return { file, config: loadConfig(flags, process.env, { pid: process.pid, home: this.opts.home, uid: process.getuid!() }) };
+      const config = loadServiceFile(file.file, { ctl: name }, process.env, { pid: process.pid, home: this.opts.home, uid: process.getuid!() });
+      return { file, config };
     } catch (err) {
       const message = err instanceof ConfigError ? err.message : `${file.file}: ${(err as Error).message}`;
       return { file, error: message };

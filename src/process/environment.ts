@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/config';
-import { ConfigError } from '../config/run-yml';
+import { ConfigError } from '../config/errors';
 
 export interface EnvUser {
   name: string;

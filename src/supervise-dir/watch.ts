@@ -53,8 +53,15 @@ export class SuperviseDirWatch {
     return this.dir.holdsLock() && this.socketIsOurs();
   }
 
+  /** An undecided answer counts as ours until the next look: never replace a socket on a doubt. */
   private socketIsOurs(): boolean {
-    return this.server?.ownsSocketFile() === true;
+    if (this.server === undefined) return false;
+    const found = this.server.checkSocketFile();
+    if (found.kind === 'ours-changed') {
+      const mode = found.mode.toString(8).padStart(4, '0');
+      this.opts.log(`${this.server.socketPath}: changed from outside (mode ${mode}, owner ${found.uid}:${found.gid}, ${found.nlink} link${found.nlink === 1 ? '' : 's'}); still ours, left as it is`);
+    }
+    return found.kind !== 'not-ours';
   }
 
   private async repair(): Promise<void> {
@@ -68,8 +75,9 @@ export class SuperviseDirWatch {
       }
       this.opts.restore(this.dir);
       if (!this.socketIsOurs()) {
-        // Closed before the new socket exists: the old server unlinks the path only while it
-        // holds its own file (inode and ctime), and this order leaves nothing to compare.
+        // Closed before the new socket exists: the old server unlinks the path only while the
+        // file there is its own (same inode, and a probe reaching its listener), and this
+        // order leaves nothing to compare.
         await this.server?.close();
         this.server = undefined;
         this.server = await this.opts.startServer(this.dir.socketPath);

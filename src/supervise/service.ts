@@ -1,5 +1,5 @@
 // What the control socket, immortalctl and immortaldir may ask of one supervised service.
-// The Supervisor implements it; nothing outside supervisor.ts changes a service's state.
+// The Supervisor implements it; nothing outside supervisor.ts and machine.ts changes a service's state.
 
 export interface ExitRecord {
   /** Exit code, or null when killed by a signal. */

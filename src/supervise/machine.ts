@@ -1,0 +1,364 @@
+// One supervised service's state machine: the states of states.ts, carried out for the
+// events that come from the process world — timers, a child's exit, a watched pid's exit,
+// the answers of async work (require:, require_cmd:, the pidfile search, post_exit). Each
+// event is one method switching over every state; `to()` is the only place the state
+// changes. supervisor.ts adds the operator's commands and status on top.
+
+import type { Config } from '../config/config';
+import { isSubreaper, type ExitStatus } from '../native';
+import { spawnService, type LaunchContext } from '../process/launch';
+import { processStartTime } from '../process/proc';
+import type { ServiceOutput } from '../log/output';
+import { waitForFollowablePid } from './follow';
+import { RunHistory } from './history';
+import { checkPreconditions, hasPreconditions, startPostExit, type RequireCheck } from './hooks';
+import {
+  timersOf, trackedProcess, unreachable,
+  type AfterStop, type CheckingPreconditions, type DrainingGroup, type Finished, type FinishReason,
+  type SearchingPidfile, type StartDue, type State, type StopProgress, type Stopping, type Tracked,
+} from './states';
+import { beginStop, groupCheckIntervalMs, groupDrained, signalService } from './stopping';
+import { findLeftRunning, trackedExited, watchTracked, writeChildPidfiles } from './tracked-process';
+
+export interface SupervisorOptions {
+  config: Config;
+  launch: LaunchContext;
+  output: ServiceOutput;
+  /** uid besides root allowed to signal over the socket. */
+  ownerUid: number;
+  /** `exit` over the socket is allowed: command-line runs, or IMMORTAL_EXIT set. */
+  allowExit: boolean;
+  /** Finish the supervisor once retries are used up (else the service just stays down). */
+  exitWhenRetriesUsed: boolean;
+  /** Names from `require:` that are not up yet (empty: go ahead). */
+  requireCheck?: RequireCheck;
+  log: (line: string) => void;
+  /** Finish when the very first start fails (default); immortaldir keeps retrying instead. */
+  failFirstStart?: boolean;
+  /** The 1 s rule. Only tests shorten it (IMMORTAL_TEST_RESTART_MS). */
+  minRestartMs?: number;
+}
+
+/** How long after the direct child's exit a pidfile may take to name the daemon. */
+const followGraceMs = 1000;
+
+export class ServiceStateMachine {
+  /** Resolves once the supervisor is done; the caller then tears down socket and lock. */
+  readonly finished: Promise<FinishReason>;
+  /** Settles on the first start: the pid, or the spawn error (daemon mode reports it). */
+  readonly firstStart: Promise<number>;
+
+  protected state: State = { name: 'new' };
+  /** The operator's wish, apart from the state: what to do after the next exit. */
+  protected want: 'up' | 'down' | 'once' = 'up';
+  protected readonly history: RunHistory;
+  private readonly postExits = new Set<Promise<unknown>>();
+  private resolveFinished!: (reason: FinishReason) => void;
+  private settleFirstStart!: { resolve: (pid: number) => void; reject: (err: Error) => void; done: boolean };
+  protected readonly config: Config;
+  private readonly minRestartMs: number;
+
+  constructor(protected readonly opts: SupervisorOptions) {
+    this.config = opts.config;
+    this.minRestartMs = opts.minRestartMs ?? 1000;
+    this.history = new RunHistory({
+      minRestartMs: this.minRestartMs,
+      backoffResetMs: this.config.backoffReset * 1000,
+      backoffCapMs: this.config.backoffCap * 1000,
+    });
+    this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
+    this.firstStart = new Promise<number>((resolve, reject) => {
+      this.settleFirstStart = { resolve, reject, done: false };
+    });
+    this.firstStart.catch(() => {}); // observed by the caller that cares; never unhandled
+  }
+
+  /** Picks up a service still running from a previous supervisor, else starts after `wait`. */
+  begin(): void {
+    const s = this.state;
+    switch (s.name) {
+      case 'new': {
+        const proc = findLeftRunning(this.config, (pid) => this.onExited(pid, undefined));
+        if (proc === undefined) return this.scheduleStart(this.config.wait * 1000);
+        this.history.resumed(proc.kind === 'adopted' ? 'adopted' : 'followed');
+        this.tracking(proc);
+        this.to({ name: 'running', proc });
+        return this.settleFirst(proc.pid);
+      }
+      case 'start-due': case 'checking-preconditions': case 'running': case 'searching-pidfile':
+      case 'stopping': case 'draining-group': case 'down': case 'finished':
+        return; // a command came first (down, halt): it stands
+      default: return unreachable(s);
+    }
+  }
+
+  // ── events ────────────────────────────────────────────────────────────────────────────
+
+  private onStartDue(due: StartDue): void {
+    const s = this.state;
+    switch (s.name) {
+      case 'start-due': {
+        if (s !== due) return;
+        // Node arms timers from the event loop's cached clock, so one can fire a few ms early;
+        // starting then would break the 1 s rule (seen: starts 992 ms apart). Wait out the rest.
+        const earlyMs = s.dueMono - performance.now();
+        if (earlyMs > 0) {
+          s.timer = setTimeout(() => this.onStartDue(s), Math.ceil(earlyMs));
+          return;
+        }
+        s.timer = undefined;
+        if (!hasPreconditions(this.config, this.opts.requireCheck)) return this.spawnNow();
+        const checking: CheckingPreconditions = { name: 'checking-preconditions', held: s.held };
+        this.to(checking);
+        void checkPreconditions(this.config, this.opts.launch, this.opts.requireCheck, () => this.state !== checking).then(
+          (held) => this.onPreconditionsChecked(checking, held),
+          (err: Error) => this.onPreconditionsChecked(checking, `require: ${err.message}`),
+        );
+        return;
+      }
+      case 'new': case 'checking-preconditions': case 'running': case 'searching-pidfile':
+      case 'stopping': case 'draining-group': case 'down': case 'finished':
+        return; // a command changed course while the timer ran
+      default: return unreachable(s);
+    }
+  }
+
+  /** `held`: why the start must wait (undefined: go ahead). */
+  private onPreconditionsChecked(checking: CheckingPreconditions, held: string | undefined): void {
+    const s = this.state;
+    switch (s.name) {
+      case 'checking-preconditions':
+        if (s !== checking) return;
+        if (held === undefined) return this.spawnNow();
+        this.scheduleStart(this.minRestartMs, held);
+        return this.settleFirst(0); // the launcher stops waiting: we are up, the service is held back
+      case 'new': case 'start-due': case 'running': case 'searching-pidfile': case 'stopping':
+      case 'draining-group': case 'down': case 'finished':
+        return; // stale: down or halt came while the check ran
+      default: return unreachable(s);
+    }
+  }
+
+  /** exited: our child (SIGCHLD, with its status) or a watched pid (pidfd/kqueue, no status). */
+  private onExited(pid: number, status: ExitStatus | undefined): void {
+    const s = this.state;
+    switch (s.name) {
+      case 'running':
+      case 'stopping':
+        if (s.proc.pid !== pid) return;
+        // A child's last partial line is ended now, not glued to the next run's first line.
+        if (status) this.opts.output.endOfRun();
+        // A watched pid is not our child: its exit status went to its parent, not to us.
+        this.exited(s.proc, status?.code ?? null, status?.signal ?? null);
+        return s.name === 'running' ? this.afterRunning(s.proc) : this.leaderGone(s);
+      case 'new': case 'start-due': case 'checking-preconditions': case 'searching-pidfile':
+      case 'draining-group': case 'down': case 'finished':
+        return; // not ours any more (exit, or an earlier run)
+      default: return unreachable(s);
+    }
+  }
+
+  private onPidfileSearchDone(search: SearchingPidfile, pid: number | undefined): void {
+    const s = this.state;
+    switch (s.name) {
+      case 'searching-pidfile': {
+        if (s !== search) return;
+        const proc = pid === undefined ? undefined : watchTracked(pid, 'followed', this.config, (p) => this.onExited(p, undefined));
+        if (proc) {
+          this.history.handedOver();
+          this.tracking(proc);
+          return s.then ? this.stopService(proc, s.then) : this.to({ name: 'running', proc });
+        }
+        return s.then === undefined || s.then === 'down' ? this.afterRun() : this.finish(s.then);
+      }
+      case 'new': case 'start-due': case 'checking-preconditions': case 'running': case 'stopping':
+      case 'draining-group': case 'down': case 'finished':
+        return; // abandoned while searching
+      default: return unreachable(s);
+    }
+  }
+
+  private onKillTimeout(stop: StopProgress): void {
+    const s = this.state;
+    switch (s.name) {
+      case 'stopping':
+      case 'draining-group':
+        if (s.stop !== stop) return;
+        stop.killTimer = undefined;
+        return signalService(stop, trackedProcess(s), 'SIGKILL');
+      case 'new': case 'start-due': case 'checking-preconditions': case 'running': case 'searching-pidfile':
+      case 'down': case 'finished':
+        return;
+      default: return unreachable(s);
+    }
+  }
+
+  private onDrainTick(draining: DrainingGroup): void {
+    const s = this.state;
+    switch (s.name) {
+      case 'draining-group':
+        if (s !== draining) return;
+        if (groupDrained(s.stop)) return this.stopComplete(s.stop.then);
+        s.tick = setTimeout(() => this.onDrainTick(s), groupCheckIntervalMs);
+        return;
+      case 'new': case 'start-due': case 'checking-preconditions': case 'running': case 'searching-pidfile':
+      case 'stopping': case 'down': case 'finished':
+        return;
+      default: return unreachable(s);
+    }
+  }
+
+  private onPostExitDone(run: Promise<unknown>): void {
+    this.postExits.delete(run);
+    const s = this.state;
+    switch (s.name) {
+      case 'finished': if (this.postExits.size === 0) this.settleFinished(s); return;
+      case 'new': case 'start-due': case 'checking-preconditions': case 'running': case 'searching-pidfile':
+      case 'stopping': case 'draining-group': case 'down':
+        return;
+      default: return unreachable(s);
+    }
+  }
+
+  /** stop_timeout after finishing: post_exit commands still running are not waited for. */
+  private onFinishBound(done: Finished): void {
+    const s = this.state;
+    switch (s.name) {
+      case 'finished': if (s === done) this.settleFinished(s); return;
+      case 'new': case 'start-due': case 'checking-preconditions': case 'running': case 'searching-pidfile':
+      case 'stopping': case 'draining-group': case 'down':
+        return;
+      default: return unreachable(s);
+    }
+  }
+
+  // ── transitions ───────────────────────────────────────────────────────────────────────
+
+  /** The one place the state changes; timers the old state owned and the new one does not take are cleared. */
+  protected to(next: State): void {
+    const kept = timersOf(next);
+    for (const timer of timersOf(this.state)) if (!kept.includes(timer)) clearTimeout(timer);
+    this.state = next;
+  }
+
+  protected scheduleStart(delayMs: number, held?: string): void {
+    const due: StartDue = { name: 'start-due', dueAt: Date.now() + delayMs, dueMono: performance.now() + delayMs, held };
+    due.timer = setTimeout(() => this.onStartDue(due), delayMs);
+    this.to(due);
+  }
+
+  private spawnNow(): void {
+    this.history.attempting();
+    let pid: number;
+    try {
+      pid = spawnService(this.opts.launch, (status) => this.onExited(status.pid, status));
+    } catch (err) {
+      return this.startFailed(err as Error);
+    }
+    this.history.started();
+    this.to({ name: 'running', proc: { pid, kind: 'child', ours: true } });
+    writeChildPidfiles(this.config, pid, this.opts.log);
+    this.opts.log(`started ${pid}: ${this.config.command.join(' ')}`);
+    this.settleFirst(pid);
+  }
+
+  private startFailed(err: Error): void {
+    this.history.startFailed(err);
+    if (!this.settleFirstStart.done) {
+      this.settleFirstStart.done = true;
+      this.settleFirstStart.reject(err);
+      // `immortal` reports a failed first start and exits: fail loudly, leave nothing behind.
+      if (this.opts.failFirstStart ?? true) return this.finish('start-error');
+    }
+    this.opts.log(`start failed: ${err.message}`);
+    this.scheduleStart(this.history.restartDelay());
+  }
+
+  /** A followed or adopted pid is now the service. */
+  private tracking(proc: Tracked): void {
+    this.history.since = processStartTime(proc.pid) ?? Date.now();
+    this.opts.log(`${proc.kind === 'adopted' ? 'adopted' : 'following'} pid ${proc.pid}`);
+  }
+
+  private exited(proc: Tracked, code: number | null, signal: string | null): void {
+    this.history.exited(code, signal);
+    trackedExited(proc, this.config);
+    this.opts.log(`pid ${proc.pid} exited${signal ? ` on ${signal}` : code === null ? '' : ` with ${code}`}`);
+  }
+
+  /** The running process is gone by itself: look for its successor, or decide what is next. */
+  private afterRunning(gone: Tracked): void {
+    const file = this.config.pid.follow;
+    if (file === undefined) return this.afterRun();
+    // What our own command started hands over only to our descendants; a daemon an earlier
+    // supervisor left us re-execs outside our tree, so its successor cannot be held to that.
+    // Descent proves a pid is ours only while orphans are re-parented to us (subreaper).
+    const check = { exclude: [process.pid, gone.pid], ancestor: gone.ours && isSubreaper() ? process.pid : undefined };
+    const search: SearchingPidfile = { name: 'searching-pidfile', gone, file };
+    this.to(search);
+    void waitForFollowablePid(file, check, followGraceMs, () => this.state !== search)
+      .then((pid) => this.onPidfileSearchDone(search, pid));
+  }
+
+  /** A run is over and nothing took its place: post_exit, then restart, rest or finish. */
+  private afterRun(): void {
+    this.runPostExit();
+    if (this.want === 'once') this.want = 'down';
+    if (this.want === 'down') return this.to({ name: 'down' });
+    if (this.history.retriesUsed(this.config.retries)) {
+      this.opts.log(`retries used up (${this.config.retries})`);
+      this.want = 'down';
+      return this.opts.exitWhenRetriesUsed ? this.finish('retries') : this.to({ name: 'down' });
+    }
+    this.scheduleStart(this.history.restartDelay());
+  }
+
+  protected stopService(proc: Tracked, then: AfterStop): void {
+    const stop = beginStop(proc, this.config, then);
+    stop.killTimer = setTimeout(() => this.onKillTimeout(stop), this.config.stopTimeout * 1000);
+    this.to({ name: 'stopping', proc, stop });
+  }
+
+  /** The leader of a stop exited: wait for the rest of its group, or the stop is over. */
+  private leaderGone(s: Stopping): void {
+    if (groupDrained(s.stop)) return this.stopComplete(s.stop.then);
+    const draining: DrainingGroup = { name: 'draining-group', stop: s.stop };
+    draining.tick = setTimeout(() => this.onDrainTick(draining), groupCheckIntervalMs);
+    this.to(draining);
+  }
+
+  private stopComplete(then: AfterStop): void {
+    this.runPostExit();
+    if (then === 'down') this.to({ name: 'down' });
+    else if (then === 'restart') this.scheduleStart(this.history.restartDelay());
+    else this.finish(then);
+  }
+
+  /** `finished` resolves once the post_exit commands running now are over, or after stop_timeout. */
+  protected finish(reason: FinishReason): void {
+    const done: Finished = { name: 'finished', reason };
+    this.to(done);
+    if (this.postExits.size === 0) return this.settleFinished(done);
+    done.bound = setTimeout(() => this.onFinishBound(done), this.config.stopTimeout * 1000).unref();
+  }
+
+  private settleFinished(done: Finished): void {
+    if (done.bound) clearTimeout(done.bound);
+    this.resolveFinished(done.reason);
+  }
+
+  // ── helpers ───────────────────────────────────────────────────────────────────────────
+
+  private settleFirst(pid: number): void {
+    if (this.settleFirstStart.done) return;
+    this.settleFirstStart.done = true;
+    this.settleFirstStart.resolve(pid);
+  }
+
+  private runPostExit(): void {
+    const run = startPostExit(this.config, this.opts.launch, this.history.lastExit, this.opts.log);
+    if (run === undefined) return;
+    this.postExits.add(run);
+    void run.then(() => this.onPostExitDone(run));
+  }
+}

@@ -1,0 +1,278 @@
+// native.spawn's options for services: joining a cgroup, resource limits, the pid env entry
+// (LISTEN_PID), fds past 2 whose numbers overlap their targets, and child-side failures that
+// must reach the caller as thrown errors with a stage, never as a pid that did not run.
+import test, { after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+import native from '../dist/native.js';
+import { descendantsOf, gone, readAll, spawnTracker, tmpdir, waitFor, zombiesOf } from './helpers.mjs';
+
+const require = createRequire(import.meta.url);
+const DIST = require.resolve('../dist/native.js');
+const ENV = ['PATH=/usr/bin:/bin'];
+const children = spawnTracker(native);
+const isRoot = process.getuid() === 0;
+
+function exitOf(pid, timeout = 5000) {
+  return waitFor(() => native.reap(pid), { timeout, message: `exit of ${pid}` });
+}
+
+async function stop(pid) {
+  native.kill(pid, 'SIGKILL');
+  await exitOf(pid);
+}
+
+/** Spawns `sleep 30` with opts and waits until it is inside the new program. */
+async function sleeper(opts = {}) {
+  const { pid } = children.spawn({ file: '/bin/sleep', argv: ['sleep', '30'], env: [], ...opts });
+  await waitFor(() => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8') !== '', { message: `exec of ${pid}` });
+  return pid;
+}
+
+/** Runs `sh -c script` (extraFds as fd 3, 4…); resolves to its stdout. */
+async function sh(script, { extraFds = [], ...opts } = {}) {
+  const [r, w] = native.pipe();
+  let pid;
+  try {
+    ({ pid } = children.spawn({ file: '/bin/sh', argv: ['sh', '-c', script], env: ENV, stdio: [-1, w, -1, ...extraFds], ...opts }));
+  } finally {
+    fs.closeSync(w);
+  }
+  const out = await readAll(r);
+  assert.equal((await exitOf(pid)).code, 0);
+  return { pid, out };
+}
+
+const LIMIT_LABELS = {
+  as: 'Max address space', core: 'Max core file size', cpu: 'Max cpu time', data: 'Max data size',
+  fsize: 'Max file size', memlock: 'Max locked memory', nofile: 'Max open files', nproc: 'Max processes',
+  stack: 'Max stack size',
+};
+
+/** /proc/<pid>/limits as {nofile: {soft, hard}}, with 'unlimited' as -1. */
+function limitsOf(pid) {
+  const text = fs.readFileSync(`/proc/${pid}/limits`, 'utf8');
+  const out = {};
+  for (const [name, label] of Object.entries(LIMIT_LABELS)) {
+    const line = text.split('\n').find((l) => l.startsWith(label));
+    const [soft, hard] = line.slice(label.length).trim().split(/\s+/);
+    const value = (v) => (v === 'unlimited' ? -1 : Number(v));
+    out[name] = { soft: value(soft), hard: value(hard) };
+  }
+  return out;
+}
+
+/** Mount point of the cgroup2 hierarchy from /proc/self/mountinfo, or null. */
+function cgroup2Mount() {
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const [left, right] = line.split(' - ');
+    if (right === undefined || right.split(' ')[0] !== 'cgroup2') continue;
+    return left.split(' ')[4].replace(/\\040/g, ' ');
+  }
+  return null;
+}
+
+after(async () => {
+  await children.cleanup();
+  assert.deepEqual(zombiesOf(process.pid), [], 'zombie children of the test process');
+  assert.deepEqual(descendantsOf(process.pid), [], 'leftover processes');
+});
+
+describe('spawn: fds past 2', () => {
+  test('sources that overlap their targets are swapped correctly (a → b and b → a)', async () => {
+    const [r1, w1] = native.pipe();
+    const [r2, w2] = native.pipe();
+    const link = (pid, fd) => fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+    try {
+      const [low, high] = [Math.min(r1, r2), Math.max(r1, r2)];
+      const stdio = new Array(high + 1).fill(-1);
+      stdio[low] = high; // the child's fd `low` is our `high`, and the other way round
+      stdio[high] = low;
+      stdio[3] = w1; // and plain ones after 2, also when 3 is itself some source
+      const pid = await sleeper({ stdio });
+      assert.equal(link(pid, low), link(process.pid, high));
+      assert.equal(link(pid, high), link(process.pid, low));
+      if (low !== 3 && high !== 3) assert.equal(link(pid, 3), link(process.pid, w1));
+      for (let fd = 0; fd < 3; fd++) assert.equal(link(pid, fd), '/dev/null');
+      await stop(pid);
+    } finally {
+      for (const fd of [r1, w1, r2, w2]) fs.closeSync(fd);
+    }
+  });
+
+  test('listening sockets go to fd 3, 4 in order (systemd socket passing)', async () => {
+    const first = native.bindTcpListener('127.0.0.1', 0, 4, 8);
+    const second = native.bindTcpListener('127.0.0.1', 0, 4, 8);
+    try {
+      const { out } = await sh('readlink /proc/$$/fd/3 /proc/$$/fd/4', { extraFds: [second, first] });
+      const inode = (fd) => fs.readlinkSync(`/proc/self/fd/${fd}`);
+      assert.deepEqual(out.trim().split('\n'), [inode(second), inode(first)]);
+    } finally {
+      native.closeFd(first);
+      native.closeFd(second);
+    }
+  });
+});
+
+describe('spawn: pidEnv', () => {
+  test('NAME=<own pid> is set by the child, replacing a given one', async () => {
+    const { pid, out } = await sh('echo $LISTEN_PID $$', {
+      env: [...ENV, 'LISTEN_PID=999999', 'LISTEN_FDS=1'], pidEnv: 'LISTEN_PID',
+    });
+    assert.equal(out, `${pid} ${pid}\n`);
+  });
+
+  test('the rest of the environment is untouched, and NAME appears once', async () => {
+    const { pid, out } = await sh('env | sort', { env: [...ENV, 'A=1', 'LISTEN_PID=7', 'Z=2'], pidEnv: 'LISTEN_PID' });
+    assert.deepEqual(out.trim().split('\n'), ['A=1', `LISTEN_PID=${pid}`, 'PATH=/usr/bin:/bin', 'PWD=' + process.cwd(), 'Z=2']);
+  });
+
+  test('a name with "=" is refused before anything starts', () => {
+    assert.throws(() => children.spawn({ file: '/bin/true', argv: ['true'], env: [], pidEnv: 'A=B' }), { code: 'EINVAL' });
+  });
+});
+
+describe('spawn: rlimits', () => {
+  test('the supported names are exported', () => {
+    assert.deepEqual([...native.RLIMIT_NAMES].sort(), Object.keys(LIMIT_LABELS).sort());
+  });
+
+  test('soft and hard values, and -1 as unlimited, show in /proc/<pid>/limits', async () => {
+    const pid = await sleeper({
+      rlimits: [
+        { resource: 'nofile', soft: 1234, hard: 5678 },
+        { resource: 'core', soft: 0, hard: -1 },
+        { resource: 'fsize', soft: 1 << 30, hard: -1 },
+        { resource: 'cpu', soft: 3600, hard: 7200 },
+        { resource: 'stack', soft: 4 << 20, hard: 16 << 20 },
+      ],
+    });
+    const limits = limitsOf(pid);
+    assert.deepEqual(limits.nofile, { soft: 1234, hard: 5678 });
+    assert.deepEqual(limits.core, { soft: 0, hard: -1 });
+    assert.deepEqual(limits.fsize, { soft: 1 << 30, hard: -1 });
+    assert.deepEqual(limits.cpu, { soft: 3600, hard: 7200 });
+    assert.deepEqual(limits.stack, { soft: 4 << 20, hard: 16 << 20 });
+    assert.deepEqual(limits.nproc, limitsOf(process.pid).nproc, 'others inherited');
+    await stop(pid);
+  });
+
+  test('applied before the credential change: a service run as nobody gets them', { skip: !isRoot && 'needs root' }, async () => {
+    const nobody = native.lookupUser('nobody');
+    const pid = await sleeper({
+      uid: nobody.uid, gid: nobody.gid, groups: nobody.groups,
+      rlimits: [{ resource: 'nofile', soft: 512, hard: 4096 }, { resource: 'nproc', soft: 100, hard: 200 }],
+    });
+    assert.match(fs.readFileSync(`/proc/${pid}/status`, 'utf8'), new RegExp(`\\nUid:\\t${nobody.uid}\\t`));
+    assert.deepEqual(limitsOf(pid).nofile, { soft: 512, hard: 4096 });
+    assert.deepEqual(limitsOf(pid).nproc, { soft: 100, hard: 200 });
+    await stop(pid);
+  });
+
+  // CAP_SYS_RESOURCE is bit 24 of the effective set; containers often drop it even for root.
+  const capEff = BigInt(`0x${fs.readFileSync('/proc/self/status', 'utf8').match(/CapEff:\s*([0-9a-f]+)/)[1]}`);
+  const canRaise = isRoot && (capEff & (1n << 24n)) !== 0n;
+  test('with CAP_SYS_RESOURCE a hard limit above ours is granted, also for nobody', { skip: !canRaise && 'needs root with CAP_SYS_RESOURCE (dropped here)' }, async () => {
+    const ours = limitsOf(process.pid).nofile.hard;
+    const nrOpen = Number(fs.readFileSync('/proc/sys/fs/nr_open', 'utf8'));
+    const wanted = Math.min(ours === -1 ? nrOpen : ours + 1000, nrOpen);
+    const nobody = native.lookupUser('nobody');
+    const pid = await sleeper({ uid: nobody.uid, gid: nobody.gid, groups: nobody.groups, rlimits: [{ resource: 'nofile', soft: 4096, hard: wanted }] });
+    assert.deepEqual(limitsOf(pid).nofile, { soft: 4096, hard: wanted });
+    await stop(pid);
+  });
+
+  test('a limit the kernel refuses: thrown with stage setrlimit and the name; no child left', () => {
+    const nrOpen = Number(fs.readFileSync('/proc/sys/fs/nr_open', 'utf8'));
+    assert.throws(
+      () => children.spawn({ file: '/bin/true', argv: ['true'], env: [], rlimits: [{ resource: 'nofile', soft: 10, hard: 5 }] }),
+      { code: 'EINVAL', syscall: 'setrlimit', stage: 'setrlimit', path: 'nofile' },
+    );
+    assert.throws(
+      () => children.spawn({ file: '/bin/true', argv: ['true'], env: [], rlimits: [{ resource: 'nofile', soft: 64, hard: nrOpen + 1 }] }),
+      { code: 'EPERM', stage: 'setrlimit', path: 'nofile' },
+    );
+    assert.deepEqual(zombiesOf(process.pid), []);
+  });
+
+  test('an unknown name or a bad value is refused before fork', () => {
+    for (const limit of [{ resource: 'bogus', soft: 1, hard: 1 }, { resource: 'core', soft: -2, hard: 1 }, { resource: 'core', soft: 1.5, hard: 2 }]) {
+      assert.throws(() => children.spawn({ file: '/bin/true', argv: ['true'], env: [], rlimits: [limit] }),
+        (err) => err.code === 'EINVAL' && err.stage === undefined && err.path === limit.resource);
+    }
+  });
+});
+
+describe('spawn: cgroupProcsFd', () => {
+  test('a failed write is thrown with stage cgroup and its errno (here /dev/full: ENOSPC)', () => {
+    const full = fs.openSync('/dev/full', 'w');
+    try {
+      assert.throws(() => children.spawn({ file: '/bin/true', argv: ['true'], env: [], cgroupProcsFd: full }),
+        { code: 'ENOSPC', syscall: 'cgroup', stage: 'cgroup', path: 'cgroup.procs' });
+      assert.deepEqual(zombiesOf(process.pid), []);
+    } finally {
+      fs.closeSync(full);
+    }
+  });
+
+  const mount = fs.existsSync('/proc/self/mountinfo') ? cgroup2Mount() : null;
+  const why = !isRoot ? 'needs root' : mount === null ? 'no cgroup2 hierarchy mounted here' : false;
+  test('the child joins the cgroup before exec; a removed cgroup is an error', { skip: why }, async (t) => {
+    const dir = path.join(mount, `immortal-h6-test-${process.pid}`);
+    try {
+      fs.mkdirSync(dir);
+    } catch (err) {
+      t.skip(`cannot create a cgroup under ${mount}: ${err.code}`);
+      return;
+    }
+    let procs;
+    try {
+      procs = fs.openSync(path.join(dir, 'cgroup.procs'), fs.constants.O_WRONLY);
+      const pid = await sleeper({ cgroupProcsFd: procs });
+      const line = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'));
+      assert.equal(line, `0::/${path.relative(mount, dir)}`);
+      assert.deepEqual(fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').trim().split('\n'), [String(pid)]);
+      await stop(pid);
+      await waitFor(() => fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8') === '', { message: 'cgroup empty' });
+      fs.rmdirSync(dir);
+      // The fd now names a cgroup that is gone: the kernel refuses the write.
+      assert.throws(() => children.spawn({ file: '/bin/true', argv: ['true'], env: [], cgroupProcsFd: procs }),
+        (err) => err.stage === 'cgroup' && typeof err.code === 'string' && err.code.startsWith('E'));
+    } finally {
+      if (procs !== undefined) fs.closeSync(procs);
+      if (fs.existsSync(dir)) fs.rmdirSync(dir);
+    }
+  });
+});
+
+describe('spawn: child-side failures always reach the caller', () => {
+  test('when the report fd cannot be moved above the targets: thrown (stage dup2), no pid returned', { skip: !fs.existsSync('/usr/bin/prlimit') && 'prlimit (util-linux) missing' }, async () => {
+    // With RLIMIT_NOFILE at 64 and 100 stdio targets, F_DUPFD(report, 100) fails (EINVAL):
+    // before the fix the child exited 127 silently and spawn returned its pid.
+    const script = `
+      const native = require(${JSON.stringify(DIST)});
+      try {
+        const r = native.spawn({ file: '/bin/true', argv: ['true'], env: [], stdio: new Array(100).fill(-1) });
+        console.log(JSON.stringify({ pid: r.pid }));
+      } catch (err) {
+        console.log(JSON.stringify({ code: err.code, stage: err.stage, zombies: native.reap(-1) }));
+      }`;
+    const { stdout } = await promisify(execFile)('/usr/bin/prlimit', ['--nofile=64:64', process.execPath, '-e', script], { timeout: 20000 });
+    assert.deepEqual(JSON.parse(stdout), { code: 'EINVAL', stage: 'dup2', zombies: null });
+  });
+
+  test('more stdio entries than the child can map: EMFILE before fork', () => {
+    assert.throws(() => children.spawn({ file: '/bin/true', argv: ['true'], env: [], stdio: new Array(300).fill(-1) }), { code: 'EMFILE' });
+  });
+
+  test('exec failures carry stage exec; others carry their syscall', () => {
+    assert.throws(() => children.spawn({ file: '/nonexistent/x', argv: ['x'], env: [] }), { code: 'ENOENT', stage: 'exec' });
+    assert.throws(() => children.spawn({ file: '/bin/true', argv: ['true'], env: [], stdio: [-1, 987654, -1] }), { code: 'EBADF', stage: 'dup2' });
+    assert.equal(gone(process.pid), false);
+  });
+});
