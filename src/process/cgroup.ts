@@ -76,20 +76,6 @@ export class ServiceCgroup {
     return pids;
   }
 
-  /** Signals every member; returns how many were signalled. */
-  signalAll(sig: string): number {
-    let count = 0;
-    for (const pid of this.pids()) {
-      try {
-        kill(pid, sig);
-        count++;
-      } catch {
-        // gone between the read and the signal
-      }
-    }
-    return count;
-  }
-
   /**
    * KILL everything at once, also processes forked while we iterate: cgroup.kill (Linux
    * 5.14) does it in the kernel; older kernels get a loop until the list stays empty.
@@ -101,7 +87,21 @@ export class ServiceCgroup {
     } catch {
       // no cgroup.kill: fall through to signalling one by one
     }
-    for (let round = 0; round < 100 && this.signalAll('SIGKILL') > 0; round++);
+    for (let round = 0; round < 100 && this.killEach() > 0; round++);
+  }
+
+  /** SIGKILL to every member one by one; how many were still there. */
+  private killEach(): number {
+    let count = 0;
+    for (const pid of this.pids()) {
+      try {
+        kill(pid, 'SIGKILL');
+        count++;
+      } catch {
+        // gone between the read and the signal
+      }
+    }
+    return count;
   }
 
   /** CPU seconds of every member since the cgroup was made (cpu.stat exists without the cpu controller). */

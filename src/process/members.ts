@@ -13,9 +13,11 @@
 // Both carry the marker IMMORTAL_SERVICE=<supervise dir> in the service's environment: it
 // lets a supervisor started after a kill -9 find the service again without child.pid.
 
+import { createHash } from 'node:crypto';
 import { closeJoinFd, ServiceCgroup, serviceCgroupTree } from './cgroup';
 import { kill } from '../native';
 import { environHas, readEntry, readProcessTable, type ProcessEntry } from './process-table';
+import { isRegisteredChild } from './reaper';
 
 export const markerName = 'IMMORTAL_SERVICE';
 
@@ -39,11 +41,10 @@ export interface MembersOptions {
   name: string;
   /**
    * Every orphan re-parented to this supervisor belongs to the service: true for a
-   * standalone `immortal`, which supervises one service only.
+   * standalone `immortal`, which supervises one service only. Our own children (the logger,
+   * require_cmd, post_exit) are registered with the reaper and never count as orphans.
    */
   orphansAreMembers: boolean;
-  /** Pids of our own helpers (logger, require_cmd, post_exit): never members. */
-  helperPids?: () => Iterable<number>;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -60,7 +61,7 @@ export class ServiceMembers {
     const tree = serviceCgroupTree(opts.env);
     if (tree !== undefined) {
       try {
-        this.cgroup = ServiceCgroup.open(tree, opts.name);
+        this.cgroup = ServiceCgroup.open(tree, cgroupName(opts.name, opts.superviseDir));
       } catch {
         // the tree is writable but this directory is not (another owner): track instead
       }
@@ -100,11 +101,16 @@ export class ServiceMembers {
     return this.pids().length === 0;
   }
 
-  /** Signals every member; how many were signalled. */
-  signalAll(sig: string): number {
-    if (this.cgroup) return this.cgroup.signalAll(sig);
+  /**
+   * Signals every member; how many were signalled. `already`: the pid and process group the
+   * caller just signalled directly; their members must not get the signal twice (a second
+   * TERM or INT means "hurry" to many programs).
+   */
+  signalAll(sig: string, already: { pid?: number; group?: number } = {}): number {
     let count = 0;
     for (const pid of this.pids()) {
+      if (pid === already.pid) continue;
+      if (already.group !== undefined && already.group > 1 && readEntry(pid)?.pgrp === already.group) continue;
       try {
         kill(pid, sig);
         count++;
@@ -118,6 +124,7 @@ export class ServiceMembers {
   /** KILL every member, also those forked meanwhile (cgroup.kill where the kernel has it). */
   killAll(): void {
     if (this.cgroup) return this.cgroup.killAll();
+    // Repeated: a member may fork while we go through the list.
     for (let round = 0; round < 100 && this.signalAll('SIGKILL') > 0; round++);
   }
 
@@ -142,20 +149,19 @@ export class ServiceMembers {
   }
 
   private trackedMembers(table: ProcessEntry[]): ProcessEntry[] {
-    const helpers = new Set(this.opts.helperPids?.() ?? []);
     const self = readEntry(process.pid);
-    const isMember = (entry: ProcessEntry) =>
-      this.sessions.has(entry.session) || this.groups.has(entry.pgrp) || (this.opts.orphansAreMembers && entry.ppid === process.pid);
+    const orphan = (entry: ProcessEntry) => this.opts.orphansAreMembers && entry.ppid === process.pid && !isRegisteredChild(entry.pid);
+    const isMember = (entry: ProcessEntry) => this.sessions.has(entry.session) || this.groups.has(entry.pgrp) || orphan(entry);
     const members = new Map<number, ProcessEntry>();
     for (const entry of table) {
-      if (entry.pid === process.pid || helpers.has(entry.pid)) continue;
+      if (entry.pid === process.pid) continue;
       if (isMember(entry) || environHas(entry.pid, this.marker)) members.set(entry.pid, entry);
     }
     // Descendants of members are members: a worker forked into a session of its own.
     for (let grew = true; grew;) {
       grew = false;
       for (const entry of table) {
-        if (members.has(entry.pid) || entry.pid === process.pid || helpers.has(entry.pid)) continue;
+        if (members.has(entry.pid) || entry.pid === process.pid) continue;
         if (members.has(entry.ppid)) {
           members.set(entry.pid, entry);
           grew = true;
@@ -176,4 +182,13 @@ export class ServiceMembers {
 
 function pick(table: ProcessEntry[], pids: Set<number>): ProcessEntry[] {
   return table.filter((entry) => pids.has(entry.pid));
+}
+
+/**
+ * The cgroup's directory name: the service's name, and a digest of its supervise dir, so
+ * that `web` under ~/.immortal and `web` under /var/run/immortal never share one (each would
+ * stop the other's processes as its own). Stable: the next supervisor finds the same one.
+ */
+export function cgroupName(name: string, superviseDir: string): string {
+  return `${name}.${createHash('sha256').update(superviseDir).digest('hex').slice(0, 8)}`;
 }
