@@ -41,7 +41,7 @@ test('the coarse state (immortaldir, tests) keeps the five values of before', ()
     'running': 'running',
     'searching-pidfile': 'waiting',
     'stopping': 'stopping',
-    'draining-group': 'stopping',
+    'draining': 'stopping',
     'down': 'down',
     'finished': 'finished',
   });

@@ -46,6 +46,8 @@ export interface Config {
     parent?: string;
     /** -p / pid.child */
     child?: string;
+    /** Seconds to wait for a new pid once the followed pid is gone while members of the service are left. */
+    grace?: number;
   };
   log?: LogConfig;
   stderr?: LogConfig;

@@ -99,6 +99,9 @@ export const RUN_YML_KEYS: readonly KeyEntry[] = [
   key({ name: 'pid.follow', type: filePath, input: 'follow', field: 'pid.follow', doc: 'like `-f`' }),
   key({ name: 'pid.parent', type: filePath, input: 'parentPid', field: 'pid.parent', verify: creatableFile, doc: 'like `-P`' }),
   key({ name: 'pid.child', type: filePath, input: 'childPid', field: 'pid.child', verify: creatableFile, doc: 'like `-p`' }),
+  // No default here: -cc leaves it out unless written (it only matters with pid.follow); 3 s is applied where it is used.
+  key({ name: 'pid.grace', type: seconds, check: atLeast(0), docDefault: '3', field: 'pid.grace',
+    doc: '*extension*: the followed pid is gone but processes of the service are left: wait this long for the pidfile to name a new one, then stop them and restart' }),
   ...logKeys('log', 'stdout (and stderr unless `stderr:` is set); its dir must exist and be writable', 'log'),
   ...logKeys('stderr', 'separate stderr log; must not be the same file as `log.file`'),
   key({ name: 'logger', type: commandLine, input: 'logger', field: 'logger', doc: 'like `-logger` (run by `sh -c`)' }),

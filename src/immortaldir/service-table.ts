@@ -130,6 +130,7 @@ export class ServiceTable {
         exitWhenRetriesUsed: false,
         failFirstStart: false,
         requireCheck: this.missingRequired,
+        soleService: false,
       });
     } catch (err) {
       // A held lock or an unopenable log: try again on the next scan.

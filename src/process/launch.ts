@@ -5,6 +5,7 @@
 import type { Config } from '../config/config';
 import { buildEnvironment } from './environment';
 import { lookupUser, spawn, type ExitStatus, type UserInfo } from '../native';
+import type { JoinOptions, ServiceMembers } from './members';
 import { onChildExit } from './reaper';
 
 export interface LaunchContext {
@@ -13,6 +14,8 @@ export interface LaunchContext {
   user?: UserInfo;
   stdoutFd: number;
   stderrFd: number;
+  /** Who the service's processes are: the service's spawn joins it (cgroup, marker). */
+  members?: ServiceMembers;
 }
 
 /** Resolves -u; the config layer already refused unknown users and non-root callers. */
@@ -27,8 +30,9 @@ function pathOf(env: string[]): string {
   return entry === undefined ? '/usr/local/bin:/usr/bin:/bin' : entry.slice(5);
 }
 
-function spawnWithContext(ctx: LaunchContext, argv: string[]): number {
-  const env = buildEnvironment(ctx.config, process.env, ctx.user);
+/** The service itself joins its members; require_cmd and post_exit are helpers, not members. */
+function spawnWithContext(ctx: LaunchContext, argv: string[], join?: JoinOptions): number {
+  const env = [...buildEnvironment(ctx.config, process.env, ctx.user), ...(join?.env ?? [])];
   // `-u self` without root: nothing to change, and setgroups would fail with EPERM.
   const switchUser = ctx.user !== undefined && ctx.user.uid !== process.getuid!();
   const { pid } = spawn({
@@ -44,14 +48,23 @@ function spawnWithContext(ctx: LaunchContext, argv: string[]): number {
     // and a terminal's Ctrl-C reaches only the supervisor, which then stops it in order.
     setsid: true,
     stdio: [-1, ctx.stdoutFd, ctx.stderrFd],
+    // Joined before exec: not one instruction of the service runs outside its cgroup.
+    cgroupProcsFd: join?.cgroupProcsFd,
   });
   return pid;
 }
 
 /** Starts the service; throws the spawn error (ENOENT, EACCES, chdir…) synchronously. */
 export function spawnService(ctx: LaunchContext, onExit: (status: ExitStatus) => void): number {
-  const pid = spawnWithContext(ctx, ctx.config.command);
+  const join = ctx.members?.joinOptions();
+  let pid: number;
+  try {
+    pid = spawnWithContext(ctx, ctx.config.command, join);
+  } finally {
+    if (join) ctx.members!.joined(join);
+  }
   onChildExit(pid, onExit);
+  ctx.members?.claim(pid);
   return pid;
 }
 

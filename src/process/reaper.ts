@@ -42,6 +42,11 @@ export function forgetChild(pid: number): void {
   updateKeepAlive();
 }
 
+/** Whether pid is a child we wait for (the service, a helper, the logger), not an orphan. */
+export function isRegisteredChild(pid: number): boolean {
+  return handlers.has(pid);
+}
+
 /** Orphans reaped since start (grandchildren re-parented to us as subreaper). */
 export function orphansReaped(): number {
   return orphanCount;

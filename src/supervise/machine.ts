@@ -7,6 +7,7 @@
 import type { Config } from '../config/config';
 import { isSubreaper, type ExitStatus } from '../native';
 import { spawnService, type LaunchContext } from '../process/launch';
+import type { ServiceMembers } from '../process/members';
 import { processStartTime } from '../process/proc';
 import type { ServiceOutput } from '../log/output';
 import { waitForFollowablePid } from './follow';
@@ -14,15 +15,17 @@ import { RunHistory } from './history';
 import { checkPreconditions, hasPreconditions, startPostExit, type RequireCheck } from './hooks';
 import {
   timersOf, trackedProcess, unreachable,
-  type AfterStop, type CheckingPreconditions, type DrainingGroup, type Finished, type FinishReason,
-  type SearchingPidfile, type StartDue, type State, type StopProgress, type Stopping, type Tracked,
+  type AfterStop, type CheckingPreconditions, type PendingStop, type Draining, type Finished, type FinishReason,
+  type SearchingPidfile, type StartDue, type State, type StopProgress, type Stopping, type StoppingLeftovers, type Tracked,
 } from './states';
-import { beginStop, groupCheckIntervalMs, groupDrained, signalService } from './stopping';
+import { beginStop, drainCheckIntervalMs, serviceDrained, signalService } from './stopping';
 import { findLeftRunning, trackedExited, watchTracked, writeChildPidfiles } from './tracked-process';
 
 export interface SupervisorOptions {
   config: Config;
   launch: LaunchContext;
+  /** Every process the service started: what a stop, a crash and re-adoption deal with. */
+  members: ServiceMembers;
   output: ServiceOutput;
   /** uid besides root allowed to signal over the socket. */
   ownerUid: number;
@@ -39,8 +42,8 @@ export interface SupervisorOptions {
   minRestartMs?: number;
 }
 
-/** How long after the direct child's exit a pidfile may take to name the daemon. */
-const followGraceMs = 1000;
+/** pid.grace when unset: gunicorn renames its pidfile back up to ~1 s after the old master exits. */
+const defaultPidGraceSeconds = 3;
 
 export class ServiceStateMachine {
   /** Resolves once the supervisor is done; the caller then tears down socket and lock. */
@@ -78,15 +81,20 @@ export class ServiceStateMachine {
     const s = this.state;
     switch (s.name) {
       case 'new': {
-        const proc = findLeftRunning(this.config, (pid) => this.onExited(pid, undefined));
-        if (proc === undefined) return this.scheduleStart(this.config.wait * 1000);
+        const proc = findLeftRunning(this.config, this.opts.members, (pid, status) => this.onExited(pid, status));
+        if (proc === undefined) {
+          // Processes of the service but none to adopt (its main process died with the last
+          // supervisor): they go before anything new starts.
+          if (!this.opts.members.empty()) return this.stopLeftovers('restart');
+          return this.scheduleStart(this.config.wait * 1000);
+        }
         this.history.resumed(proc.kind === 'adopted' ? 'adopted' : 'followed');
         this.tracking(proc);
         this.to({ name: 'running', proc });
         return this.settleFirst(proc.pid);
       }
       case 'start-due': case 'checking-preconditions': case 'running': case 'searching-pidfile':
-      case 'stopping': case 'draining-group': case 'down': case 'finished':
+      case 'stopping': case 'draining': case 'stopping-leftovers': case 'down': case 'finished':
         return; // a command came first (down, halt): it stands
       default: return unreachable(s);
     }
@@ -117,7 +125,7 @@ export class ServiceStateMachine {
         return;
       }
       case 'new': case 'checking-preconditions': case 'running': case 'searching-pidfile':
-      case 'stopping': case 'draining-group': case 'down': case 'finished':
+      case 'stopping': case 'draining': case 'stopping-leftovers': case 'down': case 'finished':
         return; // a command changed course while the timer ran
       default: return unreachable(s);
     }
@@ -133,7 +141,7 @@ export class ServiceStateMachine {
         this.scheduleStart(this.minRestartMs, held);
         return this.settleFirst(0); // the launcher stops waiting: we are up, the service is held back
       case 'new': case 'start-due': case 'running': case 'searching-pidfile': case 'stopping':
-      case 'draining-group': case 'down': case 'finished':
+      case 'draining': case 'stopping-leftovers': case 'down': case 'finished':
         return; // stale: down or halt came while the check ran
       default: return unreachable(s);
     }
@@ -152,7 +160,7 @@ export class ServiceStateMachine {
         this.exited(s.proc, status?.code ?? null, status?.signal ?? null);
         return s.name === 'running' ? this.afterRunning(s.proc) : this.leaderGone(s);
       case 'new': case 'start-due': case 'checking-preconditions': case 'searching-pidfile':
-      case 'draining-group': case 'down': case 'finished':
+      case 'draining': case 'stopping-leftovers': case 'down': case 'finished':
         return; // not ours any more (exit, or an earlier run)
       default: return unreachable(s);
     }
@@ -163,16 +171,16 @@ export class ServiceStateMachine {
     switch (s.name) {
       case 'searching-pidfile': {
         if (s !== search) return;
-        const proc = pid === undefined ? undefined : watchTracked(pid, 'followed', this.config, (p) => this.onExited(p, undefined));
+        const proc = pid === undefined ? undefined : watchTracked(pid, 'followed', this.config, (p, status) => this.onExited(p, status));
         if (proc) {
           this.history.handedOver();
           this.tracking(proc);
           return s.then ? this.stopService(proc, s.then) : this.to({ name: 'running', proc });
         }
-        return s.then === undefined || s.then === 'down' ? this.afterRun() : this.finish(s.then);
+        return this.afterRun(s.then);
       }
       case 'new': case 'start-due': case 'checking-preconditions': case 'running': case 'stopping':
-      case 'draining-group': case 'down': case 'finished':
+      case 'draining': case 'stopping-leftovers': case 'down': case 'finished':
         return; // abandoned while searching
       default: return unreachable(s);
     }
@@ -182,10 +190,11 @@ export class ServiceStateMachine {
     const s = this.state;
     switch (s.name) {
       case 'stopping':
-      case 'draining-group':
+      case 'draining':
+      case 'stopping-leftovers':
         if (s.stop !== stop) return;
         stop.killTimer = undefined;
-        return signalService(stop, trackedProcess(s), 'SIGKILL');
+        return signalService(stop, trackedProcess(s), 'SIGKILL', this.opts.members);
       case 'new': case 'start-due': case 'checking-preconditions': case 'running': case 'searching-pidfile':
       case 'down': case 'finished':
         return;
@@ -193,13 +202,14 @@ export class ServiceStateMachine {
     }
   }
 
-  private onDrainTick(draining: DrainingGroup): void {
+  private onDrainTick(draining: Draining | StoppingLeftovers): void {
     const s = this.state;
     switch (s.name) {
-      case 'draining-group':
+      case 'draining':
+      case 'stopping-leftovers':
         if (s !== draining) return;
-        if (groupDrained(s.stop)) return this.stopComplete(s.stop.then);
-        s.tick = setTimeout(() => this.onDrainTick(s), groupCheckIntervalMs);
+        if (serviceDrained(s.stop, this.opts.members)) return this.stopComplete(s.stop.then);
+        s.tick = setTimeout(() => this.onDrainTick(s), drainCheckIntervalMs);
         return;
       case 'new': case 'start-due': case 'checking-preconditions': case 'running': case 'searching-pidfile':
       case 'stopping': case 'down': case 'finished':
@@ -214,7 +224,7 @@ export class ServiceStateMachine {
     switch (s.name) {
       case 'finished': if (this.postExits.size === 0) this.settleFinished(s); return;
       case 'new': case 'start-due': case 'checking-preconditions': case 'running': case 'searching-pidfile':
-      case 'stopping': case 'draining-group': case 'down':
+      case 'stopping': case 'draining': case 'stopping-leftovers': case 'down':
         return;
       default: return unreachable(s);
     }
@@ -226,7 +236,7 @@ export class ServiceStateMachine {
     switch (s.name) {
       case 'finished': if (s === done) this.settleFinished(s); return;
       case 'new': case 'start-due': case 'checking-preconditions': case 'running': case 'searching-pidfile':
-      case 'stopping': case 'draining-group': case 'down':
+      case 'stopping': case 'draining': case 'stopping-leftovers': case 'down':
         return;
       default: return unreachable(s);
     }
@@ -289,41 +299,64 @@ export class ServiceStateMachine {
   /** The running process is gone by itself: look for its successor, or decide what is next. */
   private afterRunning(gone: Tracked): void {
     const file = this.config.pid.follow;
-    if (file === undefined) return this.afterRun();
+    // Nothing of the service is left: nobody could name a successor, so none is waited for.
+    if (file === undefined || this.opts.members.empty()) return this.afterRun();
     // What our own command started hands over only to our descendants; a daemon an earlier
     // supervisor left us re-execs outside our tree, so its successor cannot be held to that.
     // Descent proves a pid is ours only while orphans are re-parented to us (subreaper).
     const check = { exclude: [process.pid, gone.pid], ancestor: gone.ours && isSubreaper() ? process.pid : undefined };
     const search: SearchingPidfile = { name: 'searching-pidfile', gone, file };
     this.to(search);
-    void waitForFollowablePid(file, check, followGraceMs, () => this.state !== search)
+    const graceMs = (this.config.pid.grace ?? defaultPidGraceSeconds) * 1000;
+    void waitForFollowablePid(file, check, graceMs, () => this.state !== search)
       .then((pid) => this.onPidfileSearchDone(search, pid));
   }
 
-  /** A run is over and nothing took its place: post_exit, then restart, rest or finish. */
-  private afterRun(): void {
-    this.runPostExit();
+  /**
+   * A run is over and nothing took its place: what it left is stopped first (two generations
+   * never run side by side), then post_exit, then restart, rest or finish. `pending`: a stop
+   * asked for while the pidfile was searched.
+   */
+  private afterRun(pending?: PendingStop): void {
+    const then = pending !== undefined && pending !== 'down' ? pending : this.nextAfterRun();
+    if (this.opts.members.empty()) return this.stopComplete(then);
+    this.stopLeftovers(then);
+  }
+
+  /** want and retries decide what follows a run that ended by itself. */
+  private nextAfterRun(): AfterStop {
     if (this.want === 'once') this.want = 'down';
-    if (this.want === 'down') return this.to({ name: 'down' });
+    if (this.want === 'down') return 'down';
     if (this.history.retriesUsed(this.config.retries)) {
       this.opts.log(`retries used up (${this.config.retries})`);
       this.want = 'down';
-      return this.opts.exitWhenRetriesUsed ? this.finish('retries') : this.to({ name: 'down' });
+      return this.opts.exitWhenRetriesUsed ? 'retries' : 'down';
     }
-    this.scheduleStart(this.history.restartDelay());
+    return 'restart';
   }
 
   protected stopService(proc: Tracked, then: AfterStop): void {
-    const stop = beginStop(proc, this.config, then);
+    const stop = beginStop(proc, this.config, then, this.opts.members);
     stop.killTimer = setTimeout(() => this.onKillTimeout(stop), this.config.stopTimeout * 1000);
     this.to({ name: 'stopping', proc, stop });
   }
 
-  /** The leader of a stop exited: wait for the rest of its group, or the stop is over. */
+  /** Processes of the service outlived its main process (workers of a killed master): TERM, KILL at the deadline. */
+  protected stopLeftovers(then: AfterStop): void {
+    const left = this.opts.members.pids().length;
+    this.opts.log(`stopping ${left} process${left === 1 ? '' : 'es'} left of the last run`);
+    const stop = beginStop(undefined, this.config, then, this.opts.members);
+    stop.killTimer = setTimeout(() => this.onKillTimeout(stop), this.config.stopTimeout * 1000);
+    const leftovers: StoppingLeftovers = { name: 'stopping-leftovers', stop, left };
+    leftovers.tick = setTimeout(() => this.onDrainTick(leftovers), drainCheckIntervalMs);
+    this.to(leftovers);
+  }
+
+  /** The leader of a stop exited: wait for the rest of the service, or the stop is over. */
   private leaderGone(s: Stopping): void {
-    if (groupDrained(s.stop)) return this.stopComplete(s.stop.then);
-    const draining: DrainingGroup = { name: 'draining-group', stop: s.stop };
-    draining.tick = setTimeout(() => this.onDrainTick(draining), groupCheckIntervalMs);
+    if (serviceDrained(s.stop, this.opts.members)) return this.stopComplete(s.stop.then);
+    const draining: Draining = { name: 'draining', stop: s.stop };
+    draining.tick = setTimeout(() => this.onDrainTick(draining), drainCheckIntervalMs);
     this.to(draining);
   }
 

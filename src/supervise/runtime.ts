@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Config } from '../config/config';
 import { startControlServer, type ControlServer, type ControlServerOptions } from '../control/server';
 import { resolveUser } from '../process/launch';
+import { ServiceMembers } from '../process/members';
 import { openServiceOutput, type ServiceOutput } from '../log/output';
 import { readPidfile, removePidfileIfOurs, writePidfileAtomically } from '../process/pidfile';
 import { processStartTime } from '../process/proc';
@@ -21,11 +22,14 @@ export interface ServiceRuntimeOptions {
   exitWhenRetriesUsed: boolean;
   requireCheck?: SupervisorOptions['requireCheck'];
   failFirstStart?: boolean;
+  /** This process supervises this service alone (`immortal`): orphans re-parented to it are the service's. */
+  soleService: boolean;
 }
 
 export interface ServiceRuntime {
   readonly supervisor: Supervisor;
   readonly output: ServiceOutput;
+  readonly members: ServiceMembers;
   /** Socket, log output, supervisor pidfile and lock, in that order; after `finished`. */
   close(): Promise<void>;
 }
@@ -41,9 +45,11 @@ export async function openServiceRuntime(config: Config, opts: ServiceRuntimeOpt
   let server: ControlServer | undefined;
   try {
     output = openServiceOutput(config, user && { uid: user.uid, gid: user.gid }, { report: opts.log });
+    const members = new ServiceMembers({ superviseDir: config.superviseDir, name: config.name, orphansAreMembers: opts.soleService });
     const supervisor = new Supervisor({
       config,
-      launch: { config, user, stdoutFd: output.stdoutFd, stderrFd: output.stderrFd },
+      launch: { config, user, stdoutFd: output.stdoutFd, stderrFd: output.stderrFd, members },
+      members,
       output,
       ownerUid: process.getuid!(),
       allowExit: opts.allowExit,
@@ -65,7 +71,7 @@ export async function openServiceRuntime(config: Config, opts: ServiceRuntimeOpt
       restore: (recreated) => restoreChildPidfile(supervisor, recreated.dir, opts.log),
       log: opts.log,
     });
-    return { supervisor, output, close: () => closeAll(config, watch, output!) };
+    return { supervisor, output, members, close: () => closeAll(config, watch, output!, members) };
   } catch (err) {
     await server?.close();
     await output?.close();
@@ -74,7 +80,9 @@ export async function openServiceRuntime(config: Config, opts: ServiceRuntimeOpt
   }
 }
 
-async function closeAll(config: Config, watch: SuperviseDirWatch, output: ServiceOutput): Promise<void> {
+async function closeAll(config: Config, watch: SuperviseDirWatch, output: ServiceOutput, members: ServiceMembers): Promise<void> {
+  // Empty after a stop; still in use after `exit` left the service running (kept for re-adoption).
+  members.release();
   const { dir, server } = await watch.stop();
   await server?.close();
   await output.close();

@@ -22,6 +22,7 @@ export async function runImmortal(config: Config, opts: RunOptions): Promise<num
     allowExit: exitAllowed,
     exitWhenRetriesUsed: exitAllowed,
     requireCheck: requireCheckOverSockets,
+    soleService: true,
   });
   const { supervisor } = runtime;
 

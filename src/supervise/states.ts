@@ -12,9 +12,9 @@
 //   start-due            the start timer fired (`wait`, the 1 s rule, backoff, a held start)
 //   checked(held?)       require:/require_cmd: answered; `held` says why not yet
 //   exited               our child exited (SIGCHLD) or a watched pid exited (pidfd/kqueue)
-//   search-done(pid?)    the follow pidfile named a followable pid, or the 1 s grace ran out
+//   search-done(pid?)    the follow pidfile named a followable pid, or pid.grace ran out
 //   kill-timeout         stop_timeout passed since TERM
-//   drain-tick           20 ms passed: look whether the rest of the group is gone
+//   drain-tick           20 ms passed: look whether the rest of the service is gone
 //   post-exit-done       a post_exit command exited
 //   finish-bound         stop_timeout passed while `finished` waits for post_exit
 // Operator commands: up, once, down, signal, halt (and shutdown = SIGTERM/SIGINT to us),
@@ -23,6 +23,8 @@
 //
 // new                     constructed, begin() not called yet
 //   begin               → running       a process an earlier supervisor left is followed/adopted
+//                                       (pidfile, child.pid, or a member of its cgroup / marker)
+//                       → stopping-leftovers   members left but none to adopt: stopped first
 //                       → start-due     otherwise, after `wait`
 //   up, once            → new           (want noted)
 //   down                → down          begin() then starts nothing
@@ -49,7 +51,8 @@
 //   signal              ✗ no running process
 //
 // running                 `proc` runs: our child, a followed pid (-f) or an adopted pid
-//   exited              → searching-pidfile   pid.follow set
+//   exited              → searching-pidfile   pid.follow set and members of the service left
+//                       → stopping-leftovers  members left (no follow): stopped before anything next
 //                       → start-due     want up, retries left (1 s rule + backoff); post_exit runs
 //                       → down          want down or once, or retries used up (immortaldir)
 //                       → finished      retries used up (`immortal`)
@@ -59,10 +62,12 @@
 //   signal              → running       sent to proc's pid
 //   abandon             → finished      proc left running (child.pid kept for re-adoption)
 //
-// searching-pidfile       proc exited; pid.follow may name its successor within 1 s
+// searching-pidfile       proc exited, members are left; pid.follow may name its successor
+//                         within pid.grace (default 3 s)
 //   search-done(pid)    → running       following pid (a handover, not a crash)
 //                       → stopping      …when down/halt came meanwhile (`then`)
-//   search-done()       → as running's exited (start-due | down | finished, post_exit runs)
+//   search-done()       → stopping-leftovers   members still left: never two generations
+//                       → as running's exited (start-due | down | finished, post_exit runs)
 //                       → finished      …when halt came meanwhile (no post_exit)
 //   up, once            → searching-pidfile   a pending down is cancelled
 //   down, halt          → searching-pidfile   `then` noted: the daemon found is stopped too
@@ -70,7 +75,7 @@
 //   abandon             → finished
 //
 // stopping                TERM (and CONT) sent to proc's group; KILL at the deadline
-//   exited              → draining-group   members of the group are left
+//   exited              → draining      members of the service are left
 //                       → down | start-due | finished   by `then` (restart, finish); post_exit runs
 //   kill-timeout        → stopping      KILL to the group (or the pid)
 //   up, once            → stopping      then down → restart
@@ -79,13 +84,18 @@
 //   signal              → stopping      sent to the leader
 //   abandon             → finished      the process is left running
 //
-// draining-group          the leader exited; the rest of its group gets until the deadline
-//   drain-tick          → draining-group   members left, deadline not reached
-//                       → down | start-due | finished   group empty or KILLed at the deadline
-//   kill-timeout        → draining-group   KILL to the group
+// draining                the leader exited; the rest of the service gets until the deadline
+//   drain-tick          → draining      members left, deadline not reached
+//                       → down | start-due | finished   all gone, or KILLed at the deadline
+//   kill-timeout        → draining      KILL to every member
 //   up, once, down, halt  as stopping
-//   signal              → draining-group   sent to the group (✗ no running process once empty)
+//   signal              → draining      sent to the members (✗ no running process once none)
 //   abandon             → finished      the members are left running
+//
+// stopping-leftovers      the run is over (no handover) but processes it started are left
+//                         (workers of a killed master holding its port): TERM sent to all
+//   drain-tick, kill-timeout, signal, abandon   as draining
+//   up, once, down, halt  as stopping (`then` changes; the leftovers are stopped anyway)
 //
 // down                    nothing runs, nothing is timed
 //   up, once            → start-due     at once
@@ -104,10 +114,6 @@
 //
 // ── Where the states of the next issues go ──────────────────────────────────────────────
 // Add each to the `State` union below: the compiler then lists every event to decide.
-// • stopping-leftovers (issue 13, a service is every process it started): running's and
-//   searching-pidfile's exit with no handover → stopping-leftovers (TERM, KILL after
-//   stop_timeout to what is left of that run; status says what it waits for) → start-due.
-//   Never two generations side by side.
 // • starting → running (issue 14, readiness): spawn leads to `starting` (not ready yet;
 //   probe or notify pending, ready.timeout armed); ready → running; timeout → stopping then
 //   restart, counted as a failed start. `require:` waits for running.
@@ -138,7 +144,7 @@ export interface Tracked {
   ours: boolean;
 }
 
-/** One stop, from TERM until the group is gone; shared by stopping and draining-group. */
+/** One stop, from TERM until the group is gone; shared by stopping and draining. */
 export interface StopProgress {
   then: AfterStop;
   /** The process group signalled; ≤ 1 when unknown (then only the pid is signalled). */
@@ -169,7 +175,14 @@ export interface SearchingPidfile {
   then?: PendingStop;
 }
 export interface Stopping { name: 'stopping'; proc: Tracked; stop: StopProgress }
-export interface DrainingGroup { name: 'draining-group'; stop: StopProgress; tick?: NodeJS.Timeout }
+export interface Draining { name: 'draining'; stop: StopProgress; tick?: NodeJS.Timeout }
+export interface StoppingLeftovers {
+  name: 'stopping-leftovers';
+  stop: StopProgress;
+  tick?: NodeJS.Timeout;
+  /** How many processes were left when the run ended: shown in status. */
+  left: number;
+}
 export interface Down { name: 'down' }
 export interface Finished { name: 'finished'; reason: FinishReason; bound?: NodeJS.Timeout }
 
@@ -180,7 +193,8 @@ export type State =
   | Running
   | SearchingPidfile
   | Stopping
-  | DrainingGroup
+  | Draining
+  | StoppingLeftovers
   | Down
   | Finished;
 
@@ -196,7 +210,8 @@ export function coarseState(state: State): SupervisorState {
       return 'waiting';
     case 'running': return 'running';
     case 'stopping':
-    case 'draining-group':
+    case 'draining':
+    case 'stopping-leftovers':
       return 'stopping';
     case 'down': return 'down';
     case 'finished': return 'finished';
@@ -214,7 +229,8 @@ export function trackedProcess(state: State): Tracked | undefined {
     case 'start-due':
     case 'checking-preconditions':
     case 'searching-pidfile':
-    case 'draining-group':
+    case 'draining':
+    case 'stopping-leftovers':
     case 'down':
     case 'finished':
       return undefined;
@@ -228,7 +244,10 @@ export function timersOf(state: State): NodeJS.Timeout[] {
   switch (state.name) {
     case 'start-due': timers.push(state.timer); break;
     case 'stopping': timers.push(state.stop.killTimer); break;
-    case 'draining-group': timers.push(state.stop.killTimer, state.tick); break;
+    case 'draining':
+    case 'stopping-leftovers':
+      timers.push(state.stop.killTimer, state.tick);
+      break;
     case 'finished': timers.push(state.bound); break;
     case 'new':
     case 'checking-preconditions':

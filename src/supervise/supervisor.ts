@@ -7,7 +7,7 @@ import { kill } from '../native';
 import { ServiceStateMachine, type SupervisorOptions } from './machine';
 import type { ServiceControl, StatusSnapshot } from './service';
 import { coarseState, trackedProcess, unreachable, type SupervisorState } from './states';
-import { signalDrainingGroup } from './stopping';
+import { signalDraining } from './stopping';
 import { letGo } from './tracked-process';
 
 export type { SupervisorOptions } from './machine';
@@ -43,7 +43,7 @@ export class Supervisor extends ServiceStateMachine implements ServiceControl {
     this.history.operatorStart(want);
     switch (s.name) {
       case 'down': this.scheduleStart(0); break;
-      case 'stopping': case 'draining-group': if (s.stop.then === 'down') s.stop.then = 'restart'; break;
+      case 'stopping': case 'draining': case 'stopping-leftovers': if (s.stop.then === 'down') s.stop.then = 'restart'; break;
       case 'searching-pidfile': if (s.then === 'down') s.then = undefined; break;
       case 'new': case 'start-due': case 'checking-preconditions': case 'running': break;
       default: return unreachable(s);
@@ -59,7 +59,7 @@ export class Supervisor extends ServiceStateMachine implements ServiceControl {
       case 'new': case 'start-due': case 'checking-preconditions': this.to({ name: 'down' }); break;
       case 'searching-pidfile': s.then ??= 'down'; break;
       case 'running': this.stopService(s.proc, 'down'); break;
-      case 'stopping': case 'draining-group': if (s.stop.then === 'restart') s.stop.then = 'down'; break;
+      case 'stopping': case 'draining': case 'stopping-leftovers': if (s.stop.then === 'restart') s.stop.then = 'down'; break;
       case 'down': break;
       default: return unreachable(s);
     }
@@ -77,7 +77,7 @@ export class Supervisor extends ServiceStateMachine implements ServiceControl {
         } catch (err) {
           return (err as Error).message;
         }
-      case 'draining-group': return signalDrainingGroup(s.stop, sig);
+      case 'draining': case 'stopping-leftovers': return signalDraining(s.stop, sig, this.opts.members);
       case 'new': case 'start-due': case 'checking-preconditions': case 'searching-pidfile':
       case 'down': case 'finished':
         return 'no running process';
@@ -99,7 +99,7 @@ export class Supervisor extends ServiceStateMachine implements ServiceControl {
     const s = this.state;
     switch (s.name) {
       case 'running': this.stopService(s.proc, reason); break;
-      case 'stopping': case 'draining-group': s.stop.then = reason; break;
+      case 'stopping': case 'draining': case 'stopping-leftovers': s.stop.then = reason; break;
       case 'searching-pidfile': s.then = reason; break;
       case 'new': case 'start-due': case 'checking-preconditions': case 'down': this.finish(reason); break;
       case 'finished': return 'supervisor is exiting';
@@ -120,7 +120,7 @@ export class Supervisor extends ServiceStateMachine implements ServiceControl {
     switch (s.name) {
       case 'running': case 'stopping': letGo(s.proc); break;
       case 'new': case 'start-due': case 'checking-preconditions': case 'searching-pidfile':
-      case 'draining-group': case 'down':
+      case 'draining': case 'stopping-leftovers': case 'down':
         break;
       case 'finished': return 'supervisor is exiting';
       default: return unreachable(s);
@@ -163,7 +163,8 @@ export class Supervisor extends ServiceStateMachine implements ServiceControl {
       case 'checking-preconditions': return s.held ?? this.history.waitNote();
       case 'new': return this.history.waitNote();
       case 'searching-pidfile': return `looking for a pid in ${s.file}`;
-      case 'running': case 'stopping': case 'draining-group': case 'down': case 'finished':
+      case 'stopping-leftovers': return `stopping ${s.left} process${s.left === 1 ? '' : 'es'} left of the last run`;
+      case 'running': case 'stopping': case 'draining': case 'down': case 'finished':
         return undefined;
       default: return unreachable(s);
     }

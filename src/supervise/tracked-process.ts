@@ -3,22 +3,31 @@
 
 import path from 'node:path';
 import type { Config } from '../config/config';
-import { alive, watchExit, type ExitWatch } from '../native';
+import { alive, watchExit, type ExitStatus, type ExitWatch } from '../native';
+import type { ServiceMembers } from '../process/members';
 import { readPidfile, removePidfileIfOurs, writePidfileAtomically } from '../process/pidfile';
-import { descendsFrom } from '../process/proc';
-import { forgetChild } from '../process/reaper';
+import { descendsFrom, processArgv, processStartTime } from '../process/proc';
+import { forgetChild, onChildExit, reapExited } from '../process/reaper';
 import { adoptablePid, followablePid } from './follow';
 import type { Tracked } from './states';
+
+/** An exit: with the status when we reaped it (our child, or a descendant re-parented to us). */
+export type OnTrackedExit = (pid: number, status: ExitStatus | undefined) => void;
 
 /**
  * Watches a pid that is not our child. Undefined when it vanished, or (followed) the
  * pidfile moved on. Armed first, checked second: a pid recycled between our read and the
  * watch is caught here.
  */
-export function watchTracked(pid: number, kind: 'followed' | 'adopted', config: Config, onExit: (pid: number) => void): Tracked | undefined {
+export function watchTracked(pid: number, kind: 'followed' | 'adopted', config: Config, onExit: OnTrackedExit): Tracked | undefined {
   let watch: ExitWatch;
   try {
-    watch = watchExit(pid, () => onExit(pid));
+    // A descendant re-parented to us (a daemon whose parent exited) is reaped by us: its
+    // status is taken first, so the exit carries the real code; else it went to its parent.
+    watch = watchExit(pid, () => {
+      reapExited();
+      onExit(pid, undefined);
+    });
   } catch {
     return undefined;
   }
@@ -27,21 +36,39 @@ export function watchTracked(pid: number, kind: 'followed' | 'adopted', config: 
     watch.close();
     return undefined;
   }
-  return { pid, kind, watch, ours: descendsFrom(pid, process.pid) === true };
+  const ours = descendsFrom(pid, process.pid) === true;
+  if (ours) onChildExit(pid, (status) => onExit(pid, status));
+  return { pid, kind, watch, ours };
 }
 
 /**
  * After a supervisor was killed (-9) and started again: the pid the follow pidfile names, or
  * the child the last supervisor started, instead of starting a duplicate.
  */
-export function findLeftRunning(config: Config, onExit: (pid: number) => void): Tracked | undefined {
+export function findLeftRunning(config: Config, members: ServiceMembers, onExit: OnTrackedExit): Tracked | undefined {
   if (config.pid.follow !== undefined) {
     const pid = followablePid(config.pid.follow, { exclude: [process.pid] });
     const followed = pid === undefined ? undefined : watchTracked(pid, 'followed', config, onExit);
     if (followed) return followed;
   }
-  const pid = adoptablePid(childPidfile(config), config.command);
-  return pid === undefined ? undefined : watchTracked(pid, 'adopted', config, onExit);
+  const pid = adoptablePid(childPidfile(config), config.command) ?? mainMember(config, members);
+  const adopted = pid === undefined ? undefined : watchTracked(pid, 'adopted', config, onExit);
+  if (adopted) members.claim(adopted.pid);
+  return adopted;
+}
+
+/**
+ * The service's main process among its members (its cgroup, or the marker in its
+ * environment), when child.pid cannot say: the supervisor died before writing it. The
+ * oldest member running the command is the one we started; its workers came after it.
+ */
+function mainMember(config: Config, members: ServiceMembers): number | undefined {
+  const command = config.command.join('\0');
+  const candidates = members.pids()
+    .filter((pid) => processArgv(pid)?.join('\0') === command)
+    .map((pid) => ({ pid, started: processStartTime(pid) ?? Infinity }))
+    .sort((a, b) => a.started - b.started);
+  return candidates[0]?.pid;
 }
 
 /** child.pid in the supervise dir names a live service and nothing else: re-adoption trusts it. */
@@ -64,6 +91,8 @@ export function writeChildPidfiles(config: Config, pid: number, log: (line: stri
 /** The process exited: stop watching it; child.pid no longer names it. */
 export function trackedExited(proc: Tracked, config: Config): void {
   proc.watch?.close();
+  // Its status, when its own parent reaped it, never comes to us: stop waiting for it.
+  if (proc.kind !== 'child') forgetChild(proc.pid);
   if (proc.kind !== 'followed') removePidfileIfOurs(childPidfile(config), proc.pid);
 }
 
