@@ -10,7 +10,10 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { FIXTURE_DIR, gone, sandbox, signal, waitFor, waitForFile, waitForStatus, DEADLINE_MS } from './cli-helpers.mjs';
+import { execFileSync } from 'node:child_process';
+import { FIXTURE_DIR, gone, request, sandbox, signal, waitFor, waitForFile, waitForStatus, DEADLINE_MS } from './cli-helpers.mjs';
+
+const IMMORTALCTL = new URL('../dist/cli/immortalctl.js', import.meta.url).pathname;
 
 const require = createRequire(import.meta.url);
 const { serviceCgroupTree } = require('../dist/process/cgroup.js');
@@ -93,7 +96,9 @@ for (const mode of modes) {
         `cmd: python3 ${PREFORK} --port ${port} --workers 2 --daemonize --pidfile ${pidfile}`,
         'pid:',
         `  follow: ${pidfile}`,
-        '  grace: 0.5',
+        // Long enough for the first handover on a loaded machine (the master writes its
+        // pidfile after forking its workers); the kill below then waits it out once.
+        '  grace: 5',
         'stop_timeout: 5',
         '',
       ].join('\n'));
@@ -192,6 +197,36 @@ for (const mode of modes) {
       assert.equal(await signal(sock, 'halt'), '');
       await second.waitExit();
       assert.deepEqual(processesRunning(`sleep ${seconds}`), []);
+    });
+
+    test('/metrics, /service and immortalctl --json count the whole service; / keeps the Go bytes', async (t) => {
+      const box = sandbox(t);
+      const port = await freePort();
+      const run = box.start(['-n', '-ctl', 'acct', 'python3', PREFORK, '--port', String(port), '--workers', '2'], { env: mode.env });
+      const sock = box.ctlSocket('acct');
+      await servedBy(port, undefined);
+      const metrics = await waitFor(async () => {
+        const { body } = await request(sock, '/metrics');
+        return /immortal_service_processes\{service="acct"\} 3$/m.test(body) && body;
+      }, { timeout: DEADLINE_MS, message: '3 processes in /metrics' });
+      const memory = Number(/^immortal_service_memory_bytes\{service="acct"\} (\d+)$/m.exec(metrics)?.[1]);
+      assert.ok(memory > 1024 * 1024, `resident memory of three python processes, got ${memory}`);
+      assert.match(metrics, /^immortal_service_cpu_seconds_total\{service="acct"\} [\d.e-]+$/m);
+
+      const record = JSON.parse((await request(sock, '/service')).body);
+      assert.equal(record.processes, 3);
+      assert.ok(record.memory > 1024 * 1024);
+      assert.equal(typeof record.cpu, 'number');
+      const status = JSON.parse((await request(sock, '/')).body);
+      assert.deepEqual(Object.keys(status).sort(), ['cmd', 'count', 'fpid', 'pid', 'up'], 'the Go original\'s keys only');
+
+      const listed = JSON.parse(execFileSync(process.execPath, [IMMORTALCTL, '--json', 'status', 'acct'], { env: box.env, encoding: 'utf8' }));
+      assert.equal(listed[0].processes, 3);
+      assert.ok(listed[0].memory > 0);
+
+      assert.equal(await signal(sock, 'halt'), '');
+      await run.waitExit();
+      assert.deepEqual(processesRunning(preforkOn(port)), []);
     });
   });
 }

@@ -3,7 +3,7 @@
 // $IMMORTAL_SDIR. Arguments are parsed by hand because the original's single-dash,
 // multi-letter flags (-in, -ou) cannot be expressed with a getopt-style parser.
 
-import { closeClients, ControlError, getStatus, sendSignal, watchStatus, type StatusResponse } from '../control/client';
+import { closeClients, ControlError, getRecord, getStatus, sendSignal, watchStatus, type StatusResponse } from '../control/client';
 import { discoverServices, type DiscoveredService } from '../control/discover';
 import { superviseRoots } from '../supervise-dir/roots';
 import { runLogs } from './immortalctl-logs';
@@ -141,6 +141,8 @@ export interface ServiceRow {
   actionError?: string;
   /** 'stopping': still up when the wait ran out; 'halted': the supervisor has exited. */
   outcome?: 'stopping' | 'halted';
+  /** What --json adds from the full record: the whole service's processes, memory, cpu. */
+  usage?: { processes: unknown; memory: unknown; cpu: unknown };
 }
 
 function describeError(err: unknown): string {
@@ -185,6 +187,16 @@ async function applyAction(service: DiscoveredService, action: Action, waitMs: n
   if (row.actionError === undefined && action.awaits === 'service-down') return awaitServiceDown(service, row, waitMs);
   if (row.actionError === undefined && action.awaits === 'supervisor-done') return awaitSupervisorDone(service, row, waitMs);
   return action.endsSupervisor ? row : statusRow(service, row);
+}
+
+/** --json: the whole service's usage from `/service`; a Go original has none and stays as it is. */
+async function addUsage(row: ServiceRow): Promise<void> {
+  try {
+    const record = await getRecord(row.service.socketPath);
+    if (record) row.usage = { processes: record.processes, memory: record.memory, cpu: record.cpu };
+  } catch {
+    // the status came; a record that does not is left out rather than failing the listing
+  }
 }
 
 const isRunning = (status: StatusResponse) => status.up !== undefined;
@@ -282,6 +294,7 @@ export function renderJson(rows: readonly ServiceRow[]): string {
     return {
       ...where,
       ...row.status,
+      ...row.usage,
       ...(row.outcome ? { outcome: row.outcome } : {}),
       ...(row.actionError ? { Err: row.actionError } : {}),
     };
@@ -298,7 +311,11 @@ async function run(invocation: Extract<Invocation, { kind: 'run' }>): Promise<nu
     process.stderr.write(`immortalctl: no service named "${invocation.target}" in ${roots.join(' or ')}\n`);
     return 1;
   }
-  const rows = await Promise.all(selected.map((service) => applyAction(service, invocation.action, invocation.waitMs)));
+  const rows = await Promise.all(selected.map(async (service) => {
+    const row = await applyAction(service, invocation.action, invocation.waitMs);
+    if (invocation.json && row.status) await addUsage(row);
+    return row;
+  }));
   const output = invocation.json
     ? renderJson(rows)
     : renderTable(rows, colourWanted(process.env, Boolean(process.stdout.isTTY)));

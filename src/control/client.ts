@@ -50,6 +50,17 @@ export async function getStatus(socketPath: string, timeoutMs = DEFAULT_TIMEOUT_
 }
 
 /**
+ * GET `/service`: the full record (control/record.ts). undefined from a supervisor that has
+ * none (the Go original answers 404): callers show what `/` says alone.
+ */
+export async function getRecord(socketPath: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Record<string, unknown> | undefined> {
+  const reply = await request(socketPath, '/service', timeoutMs);
+  if (reply.statusCode === 404) return undefined;
+  if (reply.statusCode !== 200) throw httpError(socketPath, reply);
+  return parseJson<Record<string, unknown>>(socketPath, reply.body);
+}
+
+/**
  * Sends `/signal/<name>`. A refusal by the supervisor (unknown name, 403 for another uid)
  * is a normal answer with `Err` set, not an exception.
  */

@@ -3,7 +3,7 @@
 // A sample without a meaningful value (no exit yet) is left out rather than faked as 0:
 // Prometheus treats an absent series as "unknown", which is the truth.
 
-import type { StatusSnapshot } from '../supervise/service';
+import type { ServiceUsage, StatusSnapshot } from '../supervise/service';
 import { shellExitCode } from '../process/signal-names';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -12,6 +12,8 @@ export interface MetricsSource {
   /** The `service` label: the supervise directory's basename. */
   name: string;
   snapshot: StatusSnapshot;
+  /** The whole service's processes, memory and CPU; families from it are left out without it. */
+  usage?: ServiceUsage;
 }
 
 interface Family {
@@ -19,7 +21,7 @@ interface Family {
   type: 'counter' | 'gauge';
   help: string;
   /** undefined = no sample for this service. */
-  value(snapshot: StatusSnapshot, now: number): number | undefined;
+  value(snapshot: StatusSnapshot, now: number, usage: ServiceUsage | undefined): number | undefined;
 }
 
 const FAMILIES: readonly Family[] = [
@@ -84,6 +86,24 @@ const FAMILIES: readonly Family[] = [
     help: '1 while the log file cannot be written (disk full...), else 0.',
     value: (s) => (s.logError === undefined ? 0 : 1),
   },
+  {
+    name: 'immortal_service_processes',
+    type: 'gauge',
+    help: 'Live processes of the whole service (everything it started: its cgroup, or what the supervisor tracked).',
+    value: (_s, _now, usage) => usage?.processes,
+  },
+  {
+    name: 'immortal_service_memory_bytes',
+    type: 'gauge',
+    help: 'Resident memory of all the service\'s processes (memory.current where the cgroup memory controller is on).',
+    value: (_s, _now, usage) => usage?.memoryBytes,
+  },
+  {
+    name: 'immortal_service_cpu_seconds_total',
+    type: 'counter',
+    help: 'CPU seconds (user + system) used by the service\'s processes.',
+    value: (_s, _now, usage) => usage?.cpuSeconds,
+  },
 ];
 
 function escapeLabelValue(value: string): string {
@@ -104,7 +124,7 @@ export function renderMetrics(sources: readonly MetricsSource[], now: number): s
     lines.push(`# HELP ${family.name} ${family.help}`);
     lines.push(`# TYPE ${family.name} ${family.type}`);
     for (const source of sources) {
-      const value = family.value(source.snapshot, now);
+      const value = family.value(source.snapshot, now, source.usage);
       if (value === undefined) continue;
       lines.push(`${family.name}{service="${escapeLabelValue(source.name)}"} ${formatValue(value)}`);
     }

@@ -3,7 +3,7 @@
 // (ready, health, processes, memory, cpu) belong here too; a view renders an absent field as
 // "–", so adding one never breaks an older page or script.
 
-import type { StatusSnapshot } from '../supervise/service';
+import type { ServiceUsage, StatusSnapshot } from '../supervise/service';
 import { signalNumber } from '../process/signal-names';
 
 /**
@@ -53,6 +53,12 @@ export interface ServiceRecord {
   error: string | null;
   /** The file the service's output is written to (run.yml `log.file`, `-l`), if any. */
   logFile: string | null;
+  /** Live processes of the whole service (its cgroup, or what the supervisor tracked); null when unknown. */
+  processes: number | null;
+  /** Their resident memory, in bytes. */
+  memory: number | null;
+  /** CPU seconds they used (user + system; in cgroup mode also of members that exited). */
+  cpu: number | null;
 }
 
 export interface RecordExtras {
@@ -60,11 +66,18 @@ export interface RecordExtras {
   /** Its file is gone and its supervisor is being stopped. */
   stopping?: boolean;
   logFile?: string;
+  usage?: ServiceUsage;
 }
 
 /** The record of one service; `snapshot` is undefined when no supervisor runs for it. */
 export function serviceRecord(name: string, snapshot: StatusSnapshot | undefined, now: number, extras: RecordExtras = {}): ServiceRecord {
-  const tail = { error: extras.error ?? null, logFile: extras.logFile ?? null };
+  const tail = {
+    error: extras.error ?? null,
+    logFile: extras.logFile ?? null,
+    processes: extras.usage?.processes ?? null,
+    memory: extras.usage?.memoryBytes ?? null,
+    cpu: extras.usage === undefined ? null : Math.round(extras.usage.cpuSeconds * 100) / 100,
+  };
   if (snapshot === undefined) {
     return {
       name,

@@ -7,6 +7,7 @@ import type net from 'node:net';
 import type { PeerCred } from '../native';
 import type { ServiceControl } from '../supervise/service';
 import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics';
+import { serviceRecord } from './record';
 import { dispatchSignal } from './signals';
 import { encodeJsonLikeGo, statusJson } from './status';
 
@@ -33,6 +34,8 @@ const SIGNAL_PREFIX = '/signal/';
 const ROUTES: readonly Route[] = [
   { matches: (p) => p === '/' || p === '/status', methods: READ_METHODS, handle: serveStatus },
   { matches: (p) => p === '/metrics', methods: READ_METHODS, handle: serveMetrics },
+  // The full record (docs/socket.md); `/` and `/status` stay the Go original's bytes.
+  { matches: (p) => p === '/service', methods: READ_METHODS, handle: serveRecord },
   // Signals change state, so HEAD (which clients and proxies treat as safe) is not accepted.
   { matches: (p) => p.startsWith(SIGNAL_PREFIX), methods: ['GET'], handle: serveSignal },
 ];
@@ -77,9 +80,15 @@ function serveStatus(ctx: RouteContext, _req: http.IncomingMessage, res: http.Se
   sendBody(ctx, res, 200, JSON_CONTENT_TYPE, body);
 }
 
+function serveRecord(ctx: RouteContext, _req: http.IncomingMessage, res: http.ServerResponse): void {
+  const { service } = ctx;
+  const record = serviceRecord(service.name, service.snapshot(), Date.now(), { usage: service.usage() });
+  sendBody(ctx, res, 200, JSON_CONTENT_TYPE, `${JSON.stringify(record)}\n`);
+}
+
 function serveMetrics(ctx: RouteContext, _req: http.IncomingMessage, res: http.ServerResponse): void {
   const { service } = ctx;
-  const body = renderMetrics([{ name: service.name, snapshot: service.snapshot() }], Date.now());
+  const body = renderMetrics([{ name: service.name, snapshot: service.snapshot(), usage: service.usage() }], Date.now());
   sendBody(ctx, res, 200, METRICS_CONTENT_TYPE, body);
 }
 

@@ -62,7 +62,7 @@ function route(ctx: RouteContext, req: http.IncomingMessage, res: http.ServerRes
   if (path === '/events') return method === 'GET' ? ctx.hub.add(req, res) : notAllowed(res, 'GET');
   if (path === '/metrics') {
     if (!isRead) return notAllowed(res, 'GET, HEAD');
-    const sources = ctx.source.listing().flatMap((l) => (l.service ? [{ name: l.name, snapshot: l.service.snapshot() }] : []));
+    const sources = ctx.source.listing().flatMap((l) => (l.service ? [{ name: l.name, snapshot: l.service.snapshot(), usage: l.service.usage() }] : []));
     return sendText(res, 200, METRICS_CONTENT_TYPE, renderMetrics(sources, Date.now()));
   }
   if (path === '/api/services') {

@@ -25,5 +25,5 @@ export function serviceRecords(source: DashboardSource, now: number): ServiceRec
   return source
     .listing()
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .map((listed) => serviceRecord(listed.name, listed.service?.snapshot(), now, { error: listed.error, logFile: listed.logFile, stopping: listed.stopping }));
+    .map((listed) => serviceRecord(listed.name, listed.service?.snapshot(), now, { error: listed.error, logFile: listed.logFile, stopping: listed.stopping, usage: listed.service?.usage() }));
 }

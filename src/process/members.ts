@@ -20,6 +20,8 @@ import { environHas, readEntry, readProcessTable, type ProcessEntry } from './pr
 import { isRegisteredChild } from './reaper';
 
 export const markerName = 'IMMORTAL_SERVICE';
+/** How old a usage sample may be when asked for again. */
+const usageMaxAgeMs = 1000;
 
 export interface Usage {
   processes: number;
@@ -55,6 +57,7 @@ export class ServiceMembers {
   /** Sessions and process groups the service was seen to use (tracked mode). */
   private readonly sessions = new Set<number>();
   private readonly groups = new Set<number>();
+  private lastUsage?: { at: number; usage: Usage };
 
   constructor(private readonly opts: MembersOptions) {
     this.marker = `${markerName}=${opts.superviseDir}`;
@@ -128,10 +131,23 @@ export class ServiceMembers {
     for (let round = 0; round < 100 && this.signalAll('SIGKILL') > 0; round++);
   }
 
-  /** Processes, resident memory and CPU seconds of the whole service. */
+  /**
+   * Processes, resident memory and CPU seconds of the whole service. Sampled at most once a
+   * second: pages, scrapes and immortalctl may ask for 200 services many times a second,
+   * and a sample reads /proc for every member.
+   */
   usage(): Usage {
-    const table = readProcessTable();
-    const members = this.cgroup ? pick(table, new Set(this.cgroup.pids())) : this.trackedMembers(table);
+    const now = performance.now();
+    if (this.lastUsage && now - this.lastUsage.at < usageMaxAgeMs) return this.lastUsage.usage;
+    const usage = this.sampleUsage();
+    this.lastUsage = { at: now, usage };
+    return usage;
+  }
+
+  private sampleUsage(): Usage {
+    const members = this.cgroup
+      ? this.cgroup.pids().map(readEntry).filter((entry): entry is ProcessEntry => entry !== undefined)
+      : this.trackedMembers(readProcessTable());
     const rss = members.reduce((sum, entry) => sum + entry.rssBytes, 0);
     const cpu = members.reduce((sum, entry) => sum + entry.cpuSeconds, 0);
     return {
@@ -180,9 +196,6 @@ export class ServiceMembers {
   }
 }
 
-function pick(table: ProcessEntry[], pids: Set<number>): ProcessEntry[] {
-  return table.filter((entry) => pids.has(entry.pid));
-}
 
 /**
  * The cgroup's directory name: the service's name, and a digest of its supervise dir, so

@@ -43,6 +43,13 @@ export interface StatusSnapshot {
 }
 
 /** Every method returns '' on success or the error text for `{"Err": …}`. */
+/** What the whole service uses: every process it started (process/members.ts). */
+export interface ServiceUsage {
+  processes: number;
+  memoryBytes: number;
+  cpuSeconds: number;
+}
+
 export interface ServiceControl {
   /** Service name: the supervise directory's basename. */
   readonly name: string;
@@ -51,6 +58,8 @@ export interface ServiceControl {
   /** uid allowed to send signals besides root (the supervisor's own uid). */
   readonly ownerUid: number;
   snapshot(): StatusSnapshot;
+  /** Processes, resident memory and CPU of the whole service; read from /proc or its cgroup on each call. */
+  usage(): ServiceUsage;
   /** Start if not running; restart on exit from now on. */
   up(): string;
   /** TERM the service (whole group, KILL after the stop timeout); do not restart. */

@@ -5,7 +5,7 @@
 
 import { kill } from '../native';
 import { ServiceStateMachine, type SupervisorOptions } from './machine';
-import type { ServiceControl, StatusSnapshot } from './service';
+import type { ServiceControl, ServiceUsage, StatusSnapshot } from './service';
 import { coarseState, trackedProcess, unreachable, type SupervisorState } from './states';
 import { signalDraining } from './stopping';
 import { letGo } from './tracked-process';
@@ -148,6 +148,10 @@ export class Supervisor extends ServiceStateMachine implements ServiceControl {
       logDroppedLines: this.opts.output.droppedLines(),
       logError: this.opts.output.lastError(),
     };
+  }
+
+  usage(): ServiceUsage {
+    return this.opts.members.usage();
   }
 
   /** Current state, coarse ('waiting' covers new, start-due, checking and searching), for tests and immortaldir. */

@@ -6,7 +6,7 @@ import type { Config } from '../config/config';
 import { alive, watchExit, type ExitStatus, type ExitWatch } from '../native';
 import type { ServiceMembers } from '../process/members';
 import { readPidfile, removePidfileIfOurs, writePidfileAtomically } from '../process/pidfile';
-import { descendsFrom, processArgv, processStartTime } from '../process/proc';
+import { descendsFrom, processArgv, processParent, processStartTime } from '../process/proc';
 import { forgetChild, onChildExit, reapExited } from '../process/reaper';
 import { adoptablePid, followablePid } from './follow';
 import type { Tracked } from './states';
@@ -21,11 +21,14 @@ export type OnTrackedExit = (pid: number, status: ExitStatus | undefined) => voi
  */
 export function watchTracked(pid: number, kind: 'followed' | 'adopted', config: Config, onExit: OnTrackedExit): Tracked | undefined {
   let watch: ExitWatch;
+  let ours = false;
   try {
-    // A descendant re-parented to us (a daemon whose parent exited) is reaped by us: its
-    // status is taken first, so the exit carries the real code; else it went to its parent.
+    // A descendant re-parented to us (a daemon whose parent exited) is reaped by us, so its
+    // exit carries the real status: while it is still our unreaped child, the reaper (SIGCHLD)
+    // delivers the exit, not this watch. Else its status went to its own parent.
     watch = watchExit(pid, () => {
       reapExited();
+      if (ours && processParent(pid) === process.pid) return;
       onExit(pid, undefined);
     });
   } catch {
@@ -36,7 +39,7 @@ export function watchTracked(pid: number, kind: 'followed' | 'adopted', config: 
     watch.close();
     return undefined;
   }
-  const ours = descendsFrom(pid, process.pid) === true;
+  ours = descendsFrom(pid, process.pid) === true;
   if (ours) onChildExit(pid, (status) => onExit(pid, status));
   return { pid, kind, watch, ours };
 }
