@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gone, waitFor } from './helpers.mjs';
 import { PYTHON, fixture, followHarness, httpGet, readLines, readPid, untouched } from './fixtures/follow-harness.mjs';
 
@@ -188,3 +189,12 @@ for (const [modeName, watch] of MODES) {
     });
   });
 }
+
+test('example/nginx.yml runs nginx by its absolute path (nginx re-executes argv[0] on USR2)', () => {
+  const cli = fileURLToPath(new URL('../dist/cli/immortal.js', import.meta.url));
+  const yml = fileURLToPath(new URL('../example/nginx.yml', import.meta.url));
+  const checked = spawnSync(process.execPath, [cli, '-cc', '-c', yml], { encoding: 'utf8' });
+  assert.equal(checked.status, 0, checked.stderr);
+  const cmd = /^cmd: (\S+)/m.exec(checked.stdout)?.[1];
+  assert.ok(cmd?.startsWith('/'), `cmd ${cmd}: a bare name cannot be re-executed by nginx on USR2`);
+});
