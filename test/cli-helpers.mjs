@@ -26,7 +26,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gone, procStat, waitFor, zombiesOf } from './helpers.mjs';
+import { gone, procStat, publicPackageRoot, waitFor, zombiesOf } from './helpers.mjs';
 
 export { descendantsOf, gone, procStat, procStatus, waitFor, zombiesOf } from './helpers.mjs';
 
@@ -236,7 +236,10 @@ function withTimeout(promise, ms, onTimeout, message) {
 
 /** One spawned `immortal`. */
 function startRun(args, { env, cwd, wrap = [], nodeArgs = [], stdio = ['ignore', 'pipe', 'pipe'] }) {
-  const argv = [...wrap, process.execPath, ...nodeArgs, IMMORTAL, ...args];
+  // Wrapped (setpriv: run as another user), the CLI must be readable by that user wherever
+  // the checkout is: then it runs from a world-readable copy of the package.
+  const cli = wrap.length > 0 ? path.join(publicPackageRoot(), 'dist', 'cli', 'immortal.js') : IMMORTAL;
+  const argv = [...wrap, process.execPath, ...nodeArgs, cli, ...args];
   const proc = spawn(argv[0], argv.slice(1), { env, cwd, stdio });
   const run = {
     args,
