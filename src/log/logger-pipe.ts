@@ -112,8 +112,8 @@ export class LoggerPipe {
     this.pending.clear();
     this.socket.destroy();
     await this.stopLogger(timeoutMs);
-    // No writer is left (our end is closed, the logger is gone): what is still in the pipe
-    // never reached a logger. Reading it to end of file counts it and cannot block.
+    // Our end is closed and the logger is gone: what is still in the pipe never reached a
+    // logger. Reading it to end of file counts it.
     this.dropped += this.drainPipe();
     fs.closeSync(this.readFd);
   }
@@ -149,16 +149,28 @@ export class LoggerPipe {
     return lines;
   }
 
-  /** Newlines left in the pipe once no writer is left (read to end of file). */
+  /**
+   * Newlines left in the pipe. Read through a non-blocking description of its own (Linux
+   * /proc/self/fd), so that a writer we do not know of could never make a stop hang: EAGAIN
+   * ends the count as end of file does. Elsewhere nothing is counted here.
+   */
   private drainPipe(): number {
+    let fd: number;
+    try {
+      fd = fs.openSync(`/proc/self/fd/${this.readFd}`, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    } catch {
+      return 0;
+    }
     const buffer = Buffer.allocUnsafe(64 * 1024);
     let lines = 0;
     try {
-      for (let n; (n = fs.readSync(this.readFd, buffer, 0, buffer.length, null)) > 0; ) {
+      for (let n; (n = fs.readSync(fd, buffer, 0, buffer.length, null)) > 0; ) {
         lines += countLines(buffer.subarray(0, n));
       }
     } catch {
-      // EAGAIN (someone made it non-blocking) or EIO: count what was read.
+      // EAGAIN: a writer is still there and the pipe is empty; what was read is counted.
+    } finally {
+      fs.closeSync(fd);
     }
     return lines;
   }
@@ -218,8 +230,9 @@ export class LoggerPipe {
       const chunk = slot.subarray(0, bytes);
       this.inFlight.push(chunk);
       this.socket.write(chunk, () => {
-        // Write callbacks come in the order of the writes.
-        this.inFlight.shift();
+        // By identity: after an error the callbacks of a destroyed socket may come out of order.
+        const at = this.inFlight.indexOf(chunk);
+        if (at !== -1) this.inFlight.splice(at, 1);
         this.freeSlots.push(slot);
         this.pump();
       });
