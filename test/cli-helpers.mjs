@@ -26,13 +26,15 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gone, procStat, waitFor, zombiesOf } from './helpers.mjs';
+import { gone, procStat, publicPackageRoot, waitFor, zombiesOf } from './helpers.mjs';
 
 export { descendantsOf, gone, procStat, procStatus, waitFor, zombiesOf } from './helpers.mjs';
 
 export const IMMORTAL = fileURLToPath(new URL('../dist/cli/immortal.js', import.meta.url));
 export const EXAMPLE_DIR = fileURLToPath(new URL('../example/', import.meta.url));
 export const FIXTURE_DIR = fileURLToPath(new URL('./fixtures/', import.meta.url));
+/** Test-only preload that shortens the 1 s rule to IMMORTAL_TEST_RESTART_MS (restart-rule.ts). */
+export const RESTART_RULE_PRELOAD = fileURLToPath(new URL('./fixtures/restart-rule-preload.cjs', import.meta.url));
 
 /** Default deadline of every wait: long, because the CPUs are shared with other suites. */
 export const DEADLINE_MS = 15000;
@@ -42,8 +44,11 @@ const MARKER = 'IMMORTAL_CLI_TEST_SANDBOX';
 const liveRuns = new Set();
 
 /**
- * A fresh sandbox for one test. `restartMs` sets IMMORTAL_TEST_RESTART_MS (only for tests
- * that are not about the 1 s rule). Without `t` (benchmarks), call box.cleanup() at the end.
+ * A fresh sandbox for one test. `restartMs` shortens the 1 s rule (only for tests that are not
+ * about it): the CLIs then run as `node --require restart-rule-preload.cjs …` with
+ * IMMORTAL_TEST_RESTART_MS set, which only that preload reads (box.nodeArgs holds the node
+ * options, for harnesses that spawn a CLI themselves). Without `t` (benchmarks), call
+ * box.cleanup() at the end.
  */
 export function sandbox(t, { restartMs } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'immortal-cli-'));
@@ -56,6 +61,7 @@ export function sandbox(t, { restartMs } = {}) {
     delete env[name];
   }
   if (restartMs !== undefined) env.IMMORTAL_TEST_RESTART_MS = String(restartMs);
+  const nodeArgs = restartMs !== undefined ? ['--require', RESTART_RULE_PRELOAD] : [];
   const runs = [];
   const extraCleanups = [];
   const createdTicks = uptimeTicks();
@@ -65,6 +71,8 @@ export function sandbox(t, { restartMs } = {}) {
     home,
     sdir,
     env,
+    /** Options for node before a CLI's script (the restart-rule preload, or none). */
+    nodeArgs,
     /** A path inside the sandbox. */
     path: (...parts) => path.join(dir, ...parts),
     /** The socket of a supervisor started with `-ctl <name>` (relative). */
@@ -82,7 +90,7 @@ export function sandbox(t, { restartMs } = {}) {
      * argv (setpriv…); `opts.stdio` overrides the default ['ignore', 'pipe', 'pipe'].
      */
     start(args, opts = {}) {
-      const run = startRun(args, { ...opts, env: { ...env, ...opts.env } });
+      const run = startRun(args, { nodeArgs, ...opts, env: { ...env, ...opts.env } });
       runs.push(run);
       liveRuns.add(run);
       return run;
@@ -227,8 +235,11 @@ function withTimeout(promise, ms, onTimeout, message) {
 }
 
 /** One spawned `immortal`. */
-function startRun(args, { env, cwd, wrap = [], stdio = ['ignore', 'pipe', 'pipe'] }) {
-  const argv = [...wrap, process.execPath, IMMORTAL, ...args];
+function startRun(args, { env, cwd, wrap = [], nodeArgs = [], stdio = ['ignore', 'pipe', 'pipe'] }) {
+  // Wrapped (setpriv: run as another user), the CLI must be readable by that user wherever
+  // the checkout is: then it runs from a world-readable copy of the package.
+  const cli = wrap.length > 0 ? path.join(publicPackageRoot(), 'dist', 'cli', 'immortal.js') : IMMORTAL;
+  const argv = [...wrap, process.execPath, ...nodeArgs, cli, ...args];
   const proc = spawn(argv[0], argv.slice(1), { env, cwd, stdio });
   const run = {
     args,

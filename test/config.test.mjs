@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import configModule from '../dist/config/config.js';
 import flagsModule from '../dist/cli/flags.js';
+import { publicPackageRoot } from './helpers.mjs';
 
 const { loadConfig, configToYaml, ConfigError } = configModule;
 const { parseFlags, configInputOf, helpText } = flagsModule;
@@ -358,8 +359,10 @@ test('a directory that is not writable for the log is refused', () => {
       assert.match(errorOf(() => load(argv)).message, /-l: .*not writable/);
       return;
     }
-    const script = `const { loadConfig } = require(${JSON.stringify(path.resolve('dist/config/config.js'))});
-      const { parseFlags, configInputOf } = require(${JSON.stringify(path.resolve('dist/cli/flags.js'))});
+    // nobody must read our code: a checkout under root's 0700 home is not readable to it.
+    const root = publicPackageRoot();
+    const script = `const { loadConfig } = require(${JSON.stringify(path.join(root, 'dist/config/config.js'))});
+      const { parseFlags, configInputOf } = require(${JSON.stringify(path.join(root, 'dist/cli/flags.js'))});
       try { loadConfig(configInputOf(parseFlags(${JSON.stringify(argv)})), {}, { pid: 1, home: '/nonexistent', uid: 65534 }); console.log('accepted'); }
       catch (err) { console.log(err.message); }`;
     const out = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' });

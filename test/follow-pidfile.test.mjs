@@ -43,7 +43,7 @@ describe('bad pidfiles: never followed, the command is started again, no exit, n
         ? ['/bin/sh', '-c', 'exit 0']
         : [PYTHON, fixture('daemon.py'), '--pidfile', pidfile,
           '--write-content', content.replace('{unrelated}', String(unrelated)), ...extra];
-      const sv = h.start('bad', pidfile, argv, { env: { IMMORTAL_TEST_RESTART_MS: '' } });
+      const sv = h.start('bad', pidfile, argv, {});
 
       const seen = [];
       // Polled gently: the supervisor's CPU time below must be its own doing, not ours.

@@ -101,8 +101,6 @@ async function usr2Chain(sv, pidfile, client, times) {
 }
 
 for (const [modeName, watch] of MODES) {
-  // Variations on when the pidfile changes do not depend on how exits are watched: run once.
-  const pidfileStory = watch === undefined ? test : () => {};
   describe(`unicorn-style USR2 re-exec (${modeName})`, () => {
     test('USR2 five times: each new master is followed, the command never starts again, no request fails', async (t) => {
       const h = await followHarness(t, { watch });
@@ -172,7 +170,7 @@ for (const [modeName, watch] of MODES) {
       await h.assertAllGone();
     });
 
-    pidfileStory('the old master exits before the new one writes the pidfile: the stale pid of the old master is skipped', async (t) => {
+    test('the old master exits before the new one writes the pidfile: the stale pid of the old master is skipped', async (t) => {
       const h = await followHarness(t, { watch });
       const { pidfile, portFile, marker, argv } = unicornArgv(h, '--old-exits-first', '--pidfile-delay', '250');
       const sv = h.start('unicorn-stale', pidfile, argv);
@@ -192,7 +190,7 @@ for (const [modeName, watch] of MODES) {
       assert.deepEqual(h.fixtureErrors(), []);
     });
 
-    pidfileStory('unicorn renames the pidfile to .oldbin on USR2: a pidfile missing for a moment is waited for', async (t) => {
+    test('unicorn renames the pidfile to .oldbin on USR2: a pidfile missing for a moment is waited for', async (t) => {
       const h = await followHarness(t, { watch });
       const { pidfile, portFile, marker, argv } = unicornArgv(h, '--oldbin', '--old-exits-first', '--pidfile-delay', '250');
       const sv = h.start('unicorn-oldbin', pidfile, argv);

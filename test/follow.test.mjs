@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gone, waitFor } from './helpers.mjs';
 import { PYTHON, fixture, followHarness, httpGet, readLines, readPid, untouched } from './fixtures/follow-harness.mjs';
 
@@ -23,8 +24,6 @@ function daemonArgv(pidfile, ...extra) {
 }
 
 for (const [modeName, watch] of MODES) {
-  // How a pidfile is written is independent of how exits are watched: those stories run once.
-  const pidfileStory = watch === undefined ? test : () => {};
   describe(`follow a self-daemonizing program (${modeName})`, () => {
     test('the daemon is followed; killing it starts the command again and the new daemon is followed', async (t) => {
       const h = await followHarness(t, { watch });
@@ -127,7 +126,7 @@ for (const [modeName, watch] of MODES) {
       await h.assertAllGone();
     });
 
-    pidfileStory('a daemon that writes its pidfile late (after the foreground exited) is followed within the grace period', async (t) => {
+    test('a daemon that writes its pidfile late (after the foreground exited) is followed within the grace period', async (t) => {
       const h = await followHarness(t, { watch });
       const pidfile = path.join(h.dir, 'late.pid');
       const sv = h.start('late', pidfile, daemonArgv(pidfile, '--pidfile-delay', '400'));
@@ -142,7 +141,7 @@ for (const [modeName, watch] of MODES) {
       await h.assertAllGone();
     });
 
-    pidfileStory('SIGTERM while the pidfile is awaited: the daemon that then appears is stopped too, nothing is left', async (t) => {
+    test('SIGTERM while the pidfile is awaited: the daemon that then appears is stopped too, nothing is left', async (t) => {
       const h = await followHarness(t, { watch });
       const pidfile = path.join(h.dir, 'late.pid');
       const sv = h.start('late', pidfile, daemonArgv(pidfile, '--pidfile-delay', '400'));
@@ -151,7 +150,7 @@ for (const [modeName, watch] of MODES) {
       await h.assertAllGone();
     });
 
-    pidfileStory('down while the pidfile is awaited: the daemon that then appears is stopped, the service stays down', async (t) => {
+    test('down while the pidfile is awaited: the daemon that then appears is stopped, the service stays down', async (t) => {
       const h = await followHarness(t, { watch });
       const pidfile = path.join(h.dir, 'late.pid');
       const sv = h.start('late', pidfile, daemonArgv(pidfile, '--pidfile-delay', '400'));
@@ -163,7 +162,7 @@ for (const [modeName, watch] of MODES) {
       assert.equal(await sv.terminate(), 0);
     });
 
-    pidfileStory('a pidfile written one character at a time: no prefix of the pid is ever followed', async (t) => {
+    test('a pidfile written one character at a time: no prefix of the pid is ever followed', async (t) => {
       const h = await followHarness(t, { watch });
       const pidfile = path.join(h.dir, 'slow.pid');
       const sv = h.start('slow', pidfile, daemonArgv(pidfile, '--slow', '40'));
@@ -174,7 +173,7 @@ for (const [modeName, watch] of MODES) {
       await h.assertAllGone();
     });
 
-    pidfileStory('a pidfile that names another live, older process for a moment (a torn or stale write) is not followed', async (t) => {
+    test('a pidfile that names another live, older process for a moment (a torn or stale write) is not followed', async (t) => {
       const h = await followHarness(t, { watch });
       const decoy = h.unrelatedSleeper();
       await pause(50); // the decoy is clearly older than the pidfile it will appear in
@@ -190,3 +189,12 @@ for (const [modeName, watch] of MODES) {
     });
   });
 }
+
+test('example/nginx.yml runs nginx by its absolute path (nginx re-executes argv[0] on USR2)', () => {
+  const cli = fileURLToPath(new URL('../dist/cli/immortal.js', import.meta.url));
+  const yml = fileURLToPath(new URL('../example/nginx.yml', import.meta.url));
+  const checked = spawnSync(process.execPath, [cli, '-cc', '-c', yml], { encoding: 'utf8' });
+  assert.equal(checked.status, 0, checked.stderr);
+  const cmd = /^cmd: (\S+)/m.exec(checked.stdout)?.[1];
+  assert.ok(cmd?.startsWith('/'), `cmd ${cmd}: a bare name cannot be re-executed by nginx on USR2`);
+});

@@ -9,6 +9,8 @@
 //   descendantsOf(pid)         pids of every live (non-zombie) descendant of pid
 //   gone(pid)                  true when pid no longer exists or is a zombie (exited, not yet reaped)
 //   createUser(name, {groups}) / removeUser(name, {groups})   root only: useradd/groupadd, userdel/groupdel
+//   publicPackageRoot()        the package (dist/, addon, runtime deps) where any user can read it,
+//                              for tests that run our code as another user (nobody)
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -175,4 +177,40 @@ export function spawnTracker(native) {
       pids.clear();
     },
   };
+}
+
+const REPO_ROOT = path.dirname(path.dirname(new URL(import.meta.url).pathname));
+let publicRoot;
+
+/** True when every directory above `file` can be searched by any user and `file` read. */
+export function worldReadable(file) {
+  for (let p = file; p !== '/'; p = path.dirname(p)) {
+    const mode = fs.statSync(p).mode;
+    if ((mode & (p === file ? 0o004 : 0o001)) === 0) return false;
+  }
+  return true;
+}
+
+/**
+ * Root of the package as another user (nobody) can read it: the checkout itself when it is
+ * world-readable, else (a clone under root's 0700 home) a copy of what running it needs —
+ * package.json, dist/, the built addon, the runtime dependencies — in a temp directory open
+ * to all, made once per test process and removed when it exits.
+ */
+export function publicPackageRoot() {
+  if (worldReadable(path.join(REPO_ROOT, 'dist', 'native.js'))) return REPO_ROOT;
+  if (publicRoot) return publicRoot;
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'immortal-public-'));
+  process.on('exit', () => fs.rmSync(root, { recursive: true, force: true }));
+  const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
+  const parts = ['package.json', 'dist', 'build/Release', 'prebuilds', ...Object.keys(pkg.dependencies ?? {}).map((dep) => `node_modules/${dep}`)];
+  for (const part of parts) {
+    const from = path.join(REPO_ROOT, part);
+    if (!fs.existsSync(from)) continue;
+    fs.cpSync(from, path.join(root, part), { recursive: true, filter: (src) => !src.includes(`${path.sep}obj.target`) });
+  }
+  // Readable and searchable by all (the copies keep the checkout's modes, which may be 0700).
+  spawnSync('chmod', ['-R', 'a+rX', root]);
+  publicRoot = root;
+  return root;
 }

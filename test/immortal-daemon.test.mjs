@@ -51,6 +51,19 @@ describe('daemon mode', { concurrency: true }, () => {
     assert.ok(!fs.existsSync(box.ctlSocket('bad')));
   });
 
+  test('a start error with a slow logger: the launcher returns only once the detached copy is gone', async (t) => {
+    const box = sandbox(t);
+    // The logger ignores end of input: closing it takes the detached copy over a second
+    // (grace, then TERM). The launcher's exit 1 must still mean nothing is left.
+    const result = await box.run(['-ctl', 'badlog', '-logger', 'sleep 30', 'no-such-command-immortal-test']);
+    assert.equal(result.code, 1);
+    const lines = result.stderr.split('\n').filter(Boolean);
+    assert.equal(lines.length, 1, result.stderr);
+    assert.match(lines[0], /no-such-command-immortal-test/);
+    assert.deepEqual(box.processes(), []);
+    assert.ok(!fs.existsSync(box.ctlSocket('badlog')));
+  });
+
   test('with -w the launcher waits for the start', async (t) => {
     const box = sandbox(t);
     const launchedAt = Date.now();

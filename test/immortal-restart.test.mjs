@@ -17,6 +17,15 @@ function stampsMs(text) {
   });
 }
 
+/** A status `down` duration ("0.6s", "1m2.0s"…) in seconds. */
+function downSeconds(text) {
+  let seconds = 0;
+  for (const [, value, unit] of text.matchAll(/(\d+(?:\.\d+)?)([dhms])/g)) {
+    seconds += Number(value) * { d: 86400, h: 3600, m: 60, s: 1 }[unit];
+  }
+  return seconds;
+}
+
 describe('the 1 s rule (real timing, no test override)', () => {
   test('a command that exits at once is started again, each start at least 1000 ms after the previous one', async (t) => {
     const box = sandbox(t);
@@ -35,6 +44,29 @@ describe('the 1 s rule (real timing, no test override)', () => {
       assert.ok(gap < 3000, `start ${i + 1} came ${gap.toFixed(1)} ms after start ${i}`);
     }
     assert.equal(run.startedPids.length, starts.length, run.stderr);
+  });
+
+  test('IMMORTAL_TEST_RESTART_MS=10 has no effect on the real CLI: starts stay 1000 ms or more apart', async (t) => {
+    const box = sandbox(t);
+    const run = box.start(['-n', '-ctl', 'env', 'date', '+%s.%N'], { env: { IMMORTAL_TEST_RESTART_MS: '10' } });
+    await run.waitForStdout(/(\d+\.\d+\n){3}/);
+    assert.equal(await signal(box.ctlSocket('env'), 'halt'), '');
+    assert.deepEqual(await run.waitExit(), { code: 0, signal: null });
+    const starts = stampsMs(run.stdout);
+    for (let i = 1; i < starts.length; i++) {
+      const gap = starts[i] - starts[i - 1];
+      assert.ok(gap >= 1000, `start ${i + 1} came ${gap.toFixed(1)} ms after start ${i}`);
+    }
+  });
+
+  test('only the test preload shortens the rule (the check above would see it)', async (t) => {
+    const box = sandbox(t, { restartMs: 10 });
+    assert.ok(box.nodeArgs.length > 0, 'the sandbox runs the CLI with the preload');
+    const run = box.start(['-n', '-r', '1', '-ctl', 'pre', 'date', '+%s.%N']);
+    assert.deepEqual(await run.waitExit(), { code: 0, signal: null });
+    const starts = stampsMs(run.stdout);
+    assert.equal(starts.length, 2, run.stdout);
+    assert.ok(starts[1] - starts[0] < 1000, `second start ${(starts[1] - starts[0]).toFixed(1)} ms after the first`);
   });
 
   test("`immortal -n sh -c 'echo hi; sleep 1'` restarts it forever, starts 1 s or more apart", async (t) => {
@@ -101,9 +133,11 @@ describe('retries', { concurrency: true }, () => {
     const down = await waitForStatus(sock, (s) => s.count === 3 && s.down !== undefined && s.pid === 0);
     assert.equal(down.cmd, 'false');
     assert.match(down.down, /^\d+\.\ds$|^(\d+[dhm])+\d+\.\ds$/);
-    // Retries used up: it stays down and the supervisor stays up.
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    assert.equal((await status(sock)).count, 3);
+    // Retries used up: it stays down and the supervisor stays up. Ten restart periods (50 ms)
+    // by the supervisor's own clock pass with no fourth start.
+    const stillDown = await waitForStatus(sock, (s) => s.down !== undefined && downSeconds(s.down) >= 0.5);
+    assert.equal(stillDown.count, 3, JSON.stringify(stillDown));
+    assert.equal(run.startedPids.length, 3, run.stderr);
     assert.equal(run.exitStatus, undefined, 'supervisor keeps running');
     // `up` gives it a fresh set of retries.
     assert.equal(await signal(sock, 'up'), '');
@@ -158,20 +192,24 @@ describe('wait, require_cmd, post_exit', { concurrency: true }, () => {
   test('require_cmd is checked before each start: nothing starts until it exits 0', async (t) => {
     const box = sandbox(t, { restartMs: 50 });
     const ready = box.path('ready');
-    const yml = box.write('gated.yml', `cmd: sleep 60\nrequire_cmd: test -f ${ready}\n`);
+    const checks = box.path('checks');
+    // Each check leaves a line: the test counts failed checks instead of watching the clock.
+    const check = box.write('check.sh', `#!/bin/sh\necho check >> ${checks}\ntest -f ${ready}\n`, 0o755);
+    const yml = box.write('gated.yml', `cmd: sleep 60\nrequire_cmd: ${check}\n`);
     const run = box.start(['-n', '-ctl', 'gated', '-c', yml]);
     const sock = box.ctlSocket('gated');
     const held = await waitForStatus(sock, (s) => /require_cmd/.test(s.status ?? ''));
     assert.equal(held.count, 0);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    assert.equal((await status(sock)).count, 0, 'still held back');
+    await waitFor(() => fileLines(checks).length >= 3, { timeout: 15000, message: 'three failed checks' });
+    assert.equal((await status(sock)).count, 0, 'still held back after three failed checks');
     fs.writeFileSync(ready, '');
     const first = await waitForStatus(sock, (s) => s.count === 1 && s.up !== undefined);
     // Second start: checked again. Remove the file, kill the service: no restart until it is back.
     fs.unlinkSync(ready);
+    const checksBefore = fileLines(checks).length;
     assert.equal(await signal(sock, 'k'), '');
     await waitForStatus(sock, (s) => s.pid !== first.pid && /require_cmd/.test(s.status ?? ''));
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await waitFor(() => fileLines(checks).length >= checksBefore + 3, { timeout: 15000, message: 'three more failed checks' });
     assert.equal((await status(sock)).count, 1, 'not restarted while require_cmd fails');
     fs.writeFileSync(ready, '');
     await waitForStatus(sock, (s) => s.count === 2 && s.up !== undefined);

@@ -105,7 +105,11 @@ test('a log file that cannot be written: one clear line, exit 1, nothing started
     if (mounted) spawnSync('umount', [ro]);
     fs.rmSync(roDir, { recursive: true, force: true });
   });
-  if (!mounted) return t.diagnostic('bind mount refused: skipped the read-only file case');
+  if (!mounted) {
+    // Reported by the runner as a skip, not a silent pass: this machine cannot mount.
+    t.skip('bind mount refused (needs root with CAP_SYS_ADMIN): the read-only file case did not run');
+    return;
+  }
   assert.equal(spawnSync('mount', ['-o', 'remount,bind,ro', ro]).status, 0);
   const readOnly = await box.run(['-n', '-ctl', 'l6', '-l', ro, 'true']);
   assert.equal(readOnly.code, 1);

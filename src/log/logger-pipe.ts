@@ -1,9 +1,10 @@
 // The `logger` command: `sh -c command` reading every line on its stdin. It is restarted when
 // it dies (never sooner than the restart rule after its previous start). Its stdin is one
 // long-lived pipe whose read end we keep open too: lines already in the pipe when a logger
-// dies stay there for the next one (and we never get EPIPE). What it cannot take waits in a
-// bounded buffer; when the bound is hit the oldest lines are dropped and counted, so a slow or
-// dead logger never blocks the service and never grows our memory without limit.
+// dies stay there for the next one (and we never get EPIPE). What the pipe cannot take waits
+// in a bounded buffer; when the bound is hit the oldest lines of that buffer are dropped and
+// counted, so a slow or dead logger never blocks the service and never grows our memory
+// without limit. Lines go to the pipe first: nothing is dropped that the pipe could still take.
 
 import fs from 'node:fs';
 import net from 'node:net';
@@ -36,6 +37,8 @@ export class LoggerPipe {
   private readonly socket: net.Socket;
   private readonly pending = new ByteQueue();
   private readonly freeSlots: Buffer[] = [];
+  /** What was handed to the socket and not yet confirmed written, oldest first. */
+  private readonly inFlight: Buffer[] = [];
   private slotsMade = 0;
   private readonly bufferBytes: number;
   private pid = 0;
@@ -81,6 +84,8 @@ export class LoggerPipe {
       return;
     }
     this.pending.append(lines);
+    // Into the pipe first: only what it cannot take yet counts against the bound.
+    this.pump();
     const excess = this.pending.bytes - this.bufferBytes;
     if (excess > 0) {
       // The oldest whole lines go, at least `excess` bytes of them.
@@ -88,12 +93,13 @@ export class LoggerPipe {
       this.dropped += this.pending.countLines(drop);
       this.pending.consume(drop);
     }
-    this.pump();
   }
 
   /**
    * Hands over what is buffered (for at most timeoutMs), closes the pipe so the logger sees
    * end of input, and waits for it to exit; TERM then KILL to its process group if it does not.
+   * Every line the logger did not get is counted as dropped: those still buffered, those the
+   * socket had not written yet, and those left unread in the pipe.
    */
   async close(timeoutMs = 1000): Promise<void> {
     if (this.closing) return;
@@ -102,10 +108,17 @@ export class LoggerPipe {
     if (this.pid !== 0) {
       await this.until(() => this.pending.bytes === 0 && this.socket.writableLength === 0, timeoutMs);
     }
-    this.dropped += this.pending.countLines();
+    this.dropped += this.pending.countLines() + this.unwrittenLines();
     this.pending.clear();
     this.socket.destroy();
+    await this.stopLogger(timeoutMs);
+    // Our end is closed and the logger is gone: what is still in the pipe never reached a
+    // logger. Reading it to end of file counts it.
+    this.dropped += this.drainPipe();
     fs.closeSync(this.readFd);
+  }
+
+  private async stopLogger(timeoutMs: number): Promise<void> {
     for (const signal of ['SIGTERM', 'SIGKILL']) {
       if (await this.exited(timeoutMs)) return;
       try {
@@ -115,6 +128,51 @@ export class LoggerPipe {
       }
     }
     await this.exited(timeoutMs);
+  }
+
+  /**
+   * Lines the socket was given but has not written into the pipe. Written bytes leave the
+   * front: the unwritten ones are the last `writableLength` bytes of what is in flight, less
+   * what libuv already wrote of the oldest request (it holds its remainder as writeQueueSize).
+   */
+  private unwrittenLines(): number {
+    const queued = this.socket.writableLength;
+    if (queued === 0 || this.inFlight.length === 0) return 0;
+    // The requests not yet confirmed are the newest ones whose lengths sum to `queued`.
+    let sum = 0;
+    let oldest = this.inFlight.length;
+    while (oldest > 0 && sum < queued) sum += this.inFlight[--oldest].length;
+    const handle = (this.socket as unknown as { _handle?: { writeQueueSize?: number } })._handle;
+    const remainder = Math.min(handle?.writeQueueSize ?? this.inFlight[oldest].length, this.inFlight[oldest].length);
+    let lines = countLines(this.inFlight[oldest].subarray(this.inFlight[oldest].length - remainder));
+    for (let i = oldest + 1; i < this.inFlight.length; i++) lines += countLines(this.inFlight[i]);
+    return lines;
+  }
+
+  /**
+   * Newlines left in the pipe. Read through a non-blocking description of its own (Linux
+   * /proc/self/fd), so that a writer we do not know of could never make a stop hang: EAGAIN
+   * ends the count as end of file does. Elsewhere nothing is counted here.
+   */
+  private drainPipe(): number {
+    let fd: number;
+    try {
+      fd = fs.openSync(`/proc/self/fd/${this.readFd}`, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    } catch {
+      return 0;
+    }
+    const buffer = Buffer.allocUnsafe(64 * 1024);
+    let lines = 0;
+    try {
+      for (let n; (n = fs.readSync(fd, buffer, 0, buffer.length, null)) > 0; ) {
+        lines += countLines(buffer.subarray(0, n));
+      }
+    } catch {
+      // EAGAIN: a writer is still there and the pipe is empty; what was read is counted.
+    } finally {
+      fs.closeSync(fd);
+    }
+    return lines;
   }
 
   private start(): void {
@@ -169,7 +227,12 @@ export class LoggerPipe {
       const bytes = this.pending.bytes <= slot.length ? this.pending.bytes : this.pending.wholeLinesWithin(slot.length);
       this.pending.copyTo(slot, bytes);
       this.pending.consume(bytes);
-      this.socket.write(slot.subarray(0, bytes), () => {
+      const chunk = slot.subarray(0, bytes);
+      this.inFlight.push(chunk);
+      this.socket.write(chunk, () => {
+        // By identity: after an error the callbacks of a destroyed socket may come out of order.
+        const at = this.inFlight.indexOf(chunk);
+        if (at !== -1) this.inFlight.splice(at, 1);
         this.freeSlots.push(slot);
         this.pump();
       });

@@ -20,7 +20,9 @@ export function takeDaemonNotifier(): ((message: string) => void) | undefined {
     sent = true;
     try {
       writeSync(Number(fd), `${message}\n`);
-      closeSync(Number(fd));
+      // After an error this copy only exits: the pipe then closes with the process, so the
+      // launcher (which reads to end of file) returns once nothing of the copy is left.
+      if (!message.startsWith('err ')) closeSync(Number(fd));
     } catch {
       // the launcher is gone: nobody to tell
     }

@@ -38,7 +38,7 @@ export interface SupervisorOptions {
   log: (line: string) => void;
   /** Finish when the very first start fails (default); immortaldir keeps retrying instead. */
   failFirstStart?: boolean;
-  /** The 1 s rule. Only tests shorten it (IMMORTAL_TEST_RESTART_MS). */
+  /** The 1 s rule (restart-rule.ts); only a test preload shortens it, never the environment. */
   minRestartMs?: number;
 }
 

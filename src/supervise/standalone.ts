@@ -39,8 +39,9 @@ export async function runImmortal(config: Config, opts: RunOptions): Promise<num
   supervisor.firstStart.then(
     () => opts.notify?.('ok'),
     (err: Error) => {
+      // Reported below, once socket, lock and log are closed: the launcher's exit 1 must
+      // mean nothing of this supervisor is left.
       startError = err;
-      opts.notify?.(`err ${err.message}`);
     },
   );
   const reason = await supervisor.finished;
@@ -50,6 +51,7 @@ export async function runImmortal(config: Config, opts: RunOptions): Promise<num
   process.off('SIGHUP', ignore);
   process.off('SIGUSR1', onReopen);
   await runtime.close();
+  if (startError) opts.notify?.(`err ${startError.message}`);
   // In the foreground nobody else reports why the command could not start (ENOENT, EACCES):
   // rethrown, the CLI prints it as its one error line, after the lock and socket are gone.
   if (reason === 'start-error' && startError) throw startError;
