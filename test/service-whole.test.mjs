@@ -104,6 +104,8 @@ for (const mode of modes) {
       ].join('\n'));
       const run = box.start(['-n', '-ctl', 'prefork', '-c', yml], { env: mode.env });
       const first = await servedBy(port, undefined);
+      // Workers answer before the master writes its pidfile: kill it once it is followed.
+      await waitForStatus(box.ctlSocket('prefork'), (st) => st.fpid === true && st.pid === first.master);
       const oldWorkers = processesRunning(preforkOn(port)).filter((pid) => pid !== first.master);
       assert.equal(oldWorkers.length, 2, 'two workers serve beside the master');
 

@@ -28,14 +28,26 @@ export interface FollowCandidateCheck {
  * process that wrote it).
  */
 export function followablePid(file: string, check: FollowCandidateCheck): number | undefined {
+  const verdict = judgePidfile(file, check);
+  return typeof verdict === 'number' ? verdict : undefined;
+}
+
+/** The followable pid the pidfile names, or why it names none (for the operator's log). */
+export function judgePidfile(file: string, check: FollowCandidateCheck): number | string {
   const pid = readPidfile(file);
-  if (pid === undefined || pid === 1 || check.exclude.includes(pid)) return undefined;
-  if (!alive(pid) || processState(pid) === 'Z') return undefined;
-  if (check.ancestor !== undefined && descendsFrom(pid, check.ancestor) === false) return undefined;
+  if (pid === undefined) return `${file} names no pid`;
+  if (pid === 1 || check.exclude.includes(pid)) return `${file} names ${pid}, which is not a service's pid`;
+  if (!alive(pid) || processState(pid) === 'Z') return `${file} names ${pid}, which is not running`;
+  if (check.ancestor !== undefined && descendsFrom(pid, check.ancestor) === false) {
+    return `${file} names ${pid}, which the service did not start (not our descendant)`;
+  }
   // Kernel threads have an empty cmdline; no pidfile of a service names one.
-  if (processState(pid) !== undefined && processArgv(pid) === undefined) return undefined;
+  if (processState(pid) !== undefined && processArgv(pid) === undefined) return `${file} names ${pid}, a kernel thread`;
   const delay = writeDelayMs(pid, file);
-  if (delay === null || (delay !== undefined && delay < -startTimeSlackMs)) return undefined;
+  if (delay === null) return `${file} is gone`;
+  if (delay !== undefined && delay < -startTimeSlackMs) {
+    return `${file} names ${pid}, which started ${Math.round(-delay)} ms after the file was written (a recycled pid)`;
+  }
   return pid;
 }
 
@@ -80,20 +92,20 @@ function writeDelayMs(pid: number, file: string): number | undefined | null {
  * Waits up to graceMs for the pidfile to name a followable pid: a daemon's foreground
  * process may exit a moment before its child writes the pidfile, and after unicorn's USR2
  * the file names the old master until the new one rewrites it. Checks every 10 ms,
- * bounded by graceMs; resolves undefined when nothing followable turned up.
+ * bounded by graceMs; resolves with the pid, or with why nothing followable turned up.
  */
 export function waitForFollowablePid(
   file: string,
   check: FollowCandidateCheck,
   graceMs: number,
   isCancelled: () => boolean,
-): Promise<number | undefined> {
+): Promise<number | string> {
   const deadline = Date.now() + graceMs;
   return new Promise((resolve) => {
     const attempt = () => {
-      if (isCancelled()) return resolve(undefined);
-      const pid = followablePid(file, check);
-      if (pid !== undefined || Date.now() >= deadline) return resolve(pid);
+      if (isCancelled()) return resolve('cancelled');
+      const verdict = judgePidfile(file, check);
+      if (typeof verdict === 'number' || Date.now() >= deadline) return resolve(verdict);
       setTimeout(attempt, 10);
     };
     attempt();

@@ -308,8 +308,11 @@ export class ServiceStateMachine {
     const search: SearchingPidfile = { name: 'searching-pidfile', gone, file };
     this.to(search);
     const graceMs = (this.config.pid.grace ?? defaultPidGraceSeconds) * 1000;
-    void waitForFollowablePid(file, check, graceMs, () => this.state !== search)
-      .then((pid) => this.onPidfileSearchDone(search, pid));
+    void waitForFollowablePid(file, check, graceMs, () => this.state !== search).then((verdict) => {
+      if (typeof verdict === 'number') return this.onPidfileSearchDone(search, verdict);
+      if (this.state === search) this.opts.log(`no pid to follow after ${graceMs / 1000} s: ${verdict}`);
+      this.onPidfileSearchDone(search, undefined);
+    });
   }
 
   /**
