@@ -1,0 +1,76 @@
+// A service is every process it started, in immortaldir: one service's crashed master and
+// its workers are dealt with, the service beside it is not touched, and SIGTERM to
+// immortaldir leaves nothing of either (the harness fails the test if anything is left).
+// Both ways of knowing the members: cgroup (root, cgroup2 writable) and tracked.
+
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { startDir } from './fixtures/dir-harness.mjs';
+import { FIXTURE_DIR, DEADLINE_MS, gone, waitFor } from './cli-helpers.mjs';
+
+const require = createRequire(import.meta.url);
+const { serviceCgroupTree } = require('../dist/process/cgroup.js');
+const PREFORK = path.join(FIXTURE_DIR, 'prefork.py');
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The master pid named by an answer on port, or undefined. */
+function masterOn(port) {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false, timeout: 2000 }, (res) => {
+      let body = '';
+      res.on('data', (chunk) => (body += chunk));
+      res.on('end', () => resolve(Number(/master (\d+)/.exec(body)?.[1]) || undefined));
+    });
+    req.on('error', () => resolve(undefined));
+    req.on('timeout', () => req.destroy());
+  });
+}
+
+const modes = [
+  { name: 'cgroup', env: {}, skip: serviceCgroupTree() === undefined ? 'needs root and a writable cgroup2 hierarchy' : false },
+  { name: 'tracked', env: { IMMORTAL_CGROUP: 'off' }, skip: false },
+];
+
+for (const mode of modes) {
+  describe(`immortaldir: a service is every process it started (${mode.name})`, { skip: mode.skip }, () => {
+    test('a prefork master killed -9 is replaced without its old workers; the service beside it keeps its pid', async (t) => {
+      const port = await freePort();
+      const run = await startDir(t, {
+        env: mode.env,
+        files: {
+          web: `cmd: python3 ${PREFORK} --port ${port} --workers 2\nstop_timeout: 5\n`,
+          other: 'cmd: sleep 600\n',
+        },
+      });
+      const other = await run.waitRunning('other');
+      const web = await run.waitRunning('web');
+      const master = await waitFor(async () => {
+        const answer = await masterOn(port);
+        return answer === web.pid && answer;
+      }, { timeout: DEADLINE_MS, message: 'the master serves' });
+      process.kill(master, 'SIGKILL');
+      await run.waitForLog(/web: stopping 2 processes left of the last run/);
+      const next = await waitFor(async () => {
+        const answer = await masterOn(port);
+        return answer !== undefined && answer !== master && answer;
+      }, { timeout: DEADLINE_MS, message: 'a new master serves' });
+      assert.ok(gone(master));
+      assert.equal((await run.waitRunning('web')).pid, next);
+      assert.equal((await run.status('other')).pid, other.pid, 'the other service was not touched');
+      const { code } = await run.stop();
+      assert.equal(code, 0);
+    });
+  });
+}
