@@ -39,6 +39,7 @@ function recordingService(overrides = {}) {
     superviseDir: '/nonexistent',
     ownerUid: process.getuid(),
     snapshot: () => snapshot({ pid: 42, running: true, since: Date.now() - 1000, count: 1 }),
+    usage: () => ({ processes: 3, memoryBytes: 12582912, cpuSeconds: 1.5 }),
     up: () => { calls.push('up'); return ''; },
     down: () => { calls.push('down'); return ''; },
     once: () => { calls.push('once'); return ''; },
@@ -138,7 +139,8 @@ describe('signal table', () => {
 describe('metrics rendering', () => {
   const now = 1_700_000_010_000;
   const text = renderMetrics([
-    { name: 'web', snapshot: snapshot({ pid: 5, running: true, since: now - 2_500, count: 3, backoffMs: 2_000 }) },
+    { name: 'web', snapshot: snapshot({ pid: 5, running: true, since: now - 2_500, count: 3, backoffMs: 2_000 }),
+      usage: { processes: 3, memoryBytes: 12582912, cpuSeconds: 1.5 } },
     { name: 'odd"name\\', snapshot: snapshot({ since: now - 1_000, count: 1, lastExit: { code: null, signal: 'SIGTERM', at: 1_700_000_009_000 } }) },
   ], now);
 
@@ -155,6 +157,9 @@ describe('metrics rendering', () => {
     assert.match(text, /^immortal_backoff_seconds\{service="web"\} 2$/m);
     assert.match(text, /^immortal_starts_total\{service="web"\} 3$/m);
     assert.match(text, /^immortal_log_write_error\{service="web"\} 0$/m);
+    assert.match(text, /^immortal_service_processes\{service="web"\} 3$/m);
+    assert.match(text, /^immortal_service_memory_bytes\{service="web"\} 12582912$/m);
+    assert.match(text, /^immortal_service_cpu_seconds_total\{service="web"\} 1\.5$/m);
     assert.match(text, /^immortal_last_exit_code\{service="odd\\"name\\\\"\} 143$/m);
     assert.match(text, /^immortal_last_exit_timestamp_seconds\{service="odd\\"name\\\\"\} 1700000009$/m);
     assert.doesNotMatch(text, /immortal_last_exit_code\{service="web"\}/, 'no exit yet → no sample');
@@ -162,7 +167,8 @@ describe('metrics rendering', () => {
   test('every family has HELP and TYPE once', () => {
     for (const family of ['immortal_starts_total', 'immortal_up', 'immortal_following', 'immortal_last_exit_code',
       'immortal_last_exit_timestamp_seconds', 'immortal_uptime_seconds', 'immortal_start_failures_total',
-      'immortal_backoff_seconds', 'immortal_log_dropped_lines_total', 'immortal_log_write_error']) {
+      'immortal_backoff_seconds', 'immortal_log_dropped_lines_total', 'immortal_log_write_error',
+      'immortal_service_processes', 'immortal_service_memory_bytes', 'immortal_service_cpu_seconds_total']) {
       assert.equal(text.split(`# HELP ${family} `).length, 2, family);
       assert.equal(text.split(`# TYPE ${family} `).length, 2, family);
     }

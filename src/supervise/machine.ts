@@ -12,6 +12,7 @@ import { processStartTime } from '../process/proc';
 import type { ServiceOutput } from '../log/output';
 import { waitForFollowablePid } from './follow';
 import { RunHistory } from './history';
+import { SupervisorOutcome } from './outcome';
 import { checkPreconditions, hasPreconditions, startPostExit, type RequireCheck } from './hooks';
 import {
   timersOf, trackedProcess, unreachable,
@@ -50,14 +51,13 @@ export class ServiceStateMachine {
   readonly finished: Promise<FinishReason>;
   /** Settles on the first start: the pid, or the spawn error (daemon mode reports it). */
   readonly firstStart: Promise<number>;
+  private readonly outcome = new SupervisorOutcome();
 
   protected state: State = { name: 'new' };
   /** The operator's wish, apart from the state: what to do after the next exit. */
   protected want: 'up' | 'down' | 'once' = 'up';
   protected readonly history: RunHistory;
   private readonly postExits = new Set<Promise<unknown>>();
-  private resolveFinished!: (reason: FinishReason) => void;
-  private settleFirstStart!: { resolve: (pid: number) => void; reject: (err: Error) => void; done: boolean };
   protected readonly config: Config;
   private readonly minRestartMs: number;
 
@@ -69,11 +69,8 @@ export class ServiceStateMachine {
       backoffResetMs: this.config.backoffReset * 1000,
       backoffCapMs: this.config.backoffCap * 1000,
     });
-    this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
-    this.firstStart = new Promise<number>((resolve, reject) => {
-      this.settleFirstStart = { resolve, reject, done: false };
-    });
-    this.firstStart.catch(() => {}); // observed by the caller that cares; never unhandled
+    this.finished = this.outcome.finished;
+    this.firstStart = this.outcome.firstStart;
   }
 
   /** Picks up a service still running from a previous supervisor, else starts after `wait`. */
@@ -91,7 +88,7 @@ export class ServiceStateMachine {
         this.history.resumed(proc.kind === 'adopted' ? 'adopted' : 'followed');
         this.tracking(proc);
         this.to({ name: 'running', proc });
-        return this.settleFirst(proc.pid);
+        return this.outcome.started(proc.pid);
       }
       case 'start-due': case 'checking-preconditions': case 'running': case 'searching-pidfile':
       case 'stopping': case 'draining': case 'stopping-leftovers': case 'down': case 'finished':
@@ -139,7 +136,7 @@ export class ServiceStateMachine {
         if (s !== checking) return;
         if (held === undefined) return this.spawnNow();
         this.scheduleStart(this.minRestartMs, held);
-        return this.settleFirst(0); // the launcher stops waiting: we are up, the service is held back
+        return this.outcome.started(0); // the launcher stops waiting: we are up, the service is held back
       case 'new': case 'start-due': case 'running': case 'searching-pidfile': case 'stopping':
       case 'draining': case 'stopping-leftovers': case 'down': case 'finished':
         return; // stale: down or halt came while the check ran
@@ -266,26 +263,25 @@ export class ServiceStateMachine {
       return this.startFailed(err as Error);
     }
     this.history.started();
-    this.to({ name: 'running', proc: { pid, kind: 'child', ours: true } });
+    this.to({ name: 'running', proc: { pid, kind: 'child', ours: true, member: true } });
     writeChildPidfiles(this.config, pid, this.opts.log);
     this.opts.log(`started ${pid}: ${this.config.command.join(' ')}`);
-    this.settleFirst(pid);
+    this.outcome.started(pid);
   }
 
   private startFailed(err: Error): void {
     this.history.startFailed(err);
-    if (!this.settleFirstStart.done) {
-      this.settleFirstStart.done = true;
-      this.settleFirstStart.reject(err);
-      // `immortal` reports a failed first start and exits: fail loudly, leave nothing behind.
-      if (this.opts.failFirstStart ?? true) return this.finish('start-error');
-    }
+    // `immortal` reports a failed first start and exits: fail loudly, leave nothing behind.
+    if (this.outcome.firstStartFailed(err) && (this.opts.failFirstStart ?? true)) return this.finish('start-error');
     this.opts.log(`start failed: ${err.message}`);
     this.scheduleStart(this.history.restartDelay());
   }
 
   /** A followed or adopted pid is now the service. */
   private tracking(proc: Tracked): void {
+    proc.member = this.opts.members.pids().includes(proc.pid);
+    // From now on its session and group are the service's too (tracked mode): its workers are stopped with it.
+    this.opts.members.claim(proc.pid);
     this.history.since = processStartTime(proc.pid) ?? Date.now();
     this.opts.log(`${proc.kind === 'adopted' ? 'adopted' : 'following'} pid ${proc.pid}`);
   }
@@ -300,7 +296,7 @@ export class ServiceStateMachine {
   private afterRunning(gone: Tracked): void {
     const file = this.config.pid.follow;
     // Nothing of the service is left: nobody could name a successor, so none is waited for.
-    if (file === undefined || this.opts.members.empty()) return this.afterRun();
+    if (file === undefined || (gone.member && this.opts.members.empty())) return this.afterRun();
     // What our own command started hands over only to our descendants; a daemon an earlier
     // supervisor left us re-execs outside our tree, so its successor cannot be held to that.
     // Descent proves a pid is ours only while orphans are re-parented to us (subreaper).
@@ -380,16 +376,10 @@ export class ServiceStateMachine {
 
   private settleFinished(done: Finished): void {
     if (done.bound) clearTimeout(done.bound);
-    this.resolveFinished(done.reason);
+    this.outcome.finish(done.reason);
   }
 
   // ── helpers ───────────────────────────────────────────────────────────────────────────
-
-  private settleFirst(pid: number): void {
-    if (this.settleFirstStart.done) return;
-    this.settleFirstStart.done = true;
-    this.settleFirstStart.resolve(pid);
-  }
 
   private runPostExit(): void {
     const run = startPostExit(this.config, this.opts.launch, this.history.lastExit, this.opts.log);

@@ -142,6 +142,13 @@ export interface Tracked {
   watch?: ExitWatch;
   /** Descends from this supervisor; then so must any pid it hands over to (see follow.ts). */
   ours: boolean;
+  /**
+   * A member of the service (its cgroup, or what we track) when we began to track it: then
+   * "nothing of the service is left" is known once it is gone. A daemon adopted from outside
+   * (started by hand, or by a supervisor without cgroups) may hand over to processes we
+   * cannot see: its pidfile is always searched.
+   */
+  member: boolean;
 }
 
 /** One stop, from TERM until the group is gone; shared by stopping and draining. */

@@ -41,7 +41,8 @@ export function watchTracked(pid: number, kind: 'followed' | 'adopted', config: 
   }
   ours = descendsFrom(pid, process.pid) === true;
   if (ours) onChildExit(pid, (status) => onExit(pid, status));
-  return { pid, kind, watch, ours };
+  // `member` is settled by the supervisor, which knows the service's members.
+  return { pid, kind, watch, ours, member: false };
 }
 
 /**
@@ -55,9 +56,7 @@ export function findLeftRunning(config: Config, members: ServiceMembers, onExit:
     if (followed) return followed;
   }
   const pid = adoptablePid(childPidfile(config), config.command) ?? mainMember(config, members);
-  const adopted = pid === undefined ? undefined : watchTracked(pid, 'adopted', config, onExit);
-  if (adopted) members.claim(adopted.pid);
-  return adopted;
+  return pid === undefined ? undefined : watchTracked(pid, 'adopted', config, onExit);
 }
 
 /**
