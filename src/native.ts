@@ -4,134 +4,39 @@
 import path from 'node:path';
 import { signalName, signalNumber } from './process/signal-names';
 
-export interface SpawnOptions {
-  /** Program to execute; without a '/', it is searched in `searchPath` like execvp. */
-  file: string;
-  argv: string[];
-  /** Full environment as KEY=VALUE strings. */
-  env: string[];
-  /** PATH used to resolve `file` (the child's PATH, not ours). */
-  searchPath?: string;
-  cwd?: string;
-  uid?: number;
-  gid?: number;
-  /** Supplementary groups; applied (setgroups) only together with uid/gid. */
-  groups?: number[];
-  /** New session and process group (the service's pgid is then its pid). */
-  setsid?: boolean;
-  umask?: number;
-  /**
-   * stdio[i] becomes fd i in the child; -1 means /dev/null. Entries past 2 become fd 3, 4…
-   * (systemd socket passing), also when source numbers overlap the targets. At most 256.
-   */
-  stdio?: number[];
-  /** Also return a pidfd for the child (Linux >= 5.3), else pidfd is -1. */
-  pidfd?: boolean;
-  /**
-   * An open `cgroup.procs` (O_WRONLY) the child writes its own pid to before anything else,
-   * so the service is in its cgroup before it execs. Failure: thrown with stage 'cgroup'.
-   */
-  cgroupProcsFd?: number;
-  /**
-   * setrlimit in the child, as root before the credential change (so a hard limit can be
-   * raised; limits survive setuid). Failure: thrown with stage 'setrlimit', path = name.
-   */
-  rlimits?: ResourceLimit[];
-  /** The child sets NAME=<its own pid> in its environment (e.g. LISTEN_PID), replacing any. */
-  pidEnv?: string;
-}
+import type {
+  SpawnOptions,
+  SpawnResult,
+  ExitStatus,
+  UserInfo,
+  PeerCred,
+  SocketAddress,
+  NotifyMessage,
+  NotifyWatch,
+  ExitWatch,
+  UnixConnection,
+  UnixListener,
+  WatchMode,
+} from './native-types';
 
-/** One resource limit; soft/hard -1 means unlimited (RLIM_INFINITY). */
-export interface ResourceLimit {
-  /** One of rlimitNames(): as core cpu data fsize memlock nofile nproc stack. */
-  resource: string;
-  soft: number;
-  hard: number;
-}
+export type {
+  SpawnOptions,
+  ResourceLimit,
+  SpawnResult,
+  ExitStatus,
+  UserInfo,
+  PeerCred,
+  SocketAddress,
+  NotifyMessage,
+  NotifyWatch,
+  ExitWatch,
+  UnixConnection,
+  ProbeVerdict,
+  UnixListener,
+  WatchMode,
+} from './native-types';
 
-export interface SpawnResult {
-  pid: number;
-  pidfd: number;
-}
-
-export interface ExitStatus {
-  pid: number;
-  /** Exit code, or null when killed by a signal. */
-  code: number | null;
-  /** Signal name (SIGTERM…), or null on a normal exit. */
-  signal: string | null;
-}
-
-export interface UserInfo {
-  name: string;
-  uid: number;
-  gid: number;
-  home: string;
-  shell: string;
-  /** All groups of the user (primary included), from getgrouplist. */
-  groups: number[];
-}
-
-export interface PeerCred {
-  uid: number;
-  gid: number;
-  /** -1 where the platform cannot tell. */
-  pid: number;
-}
-
-/** What a socket fd is bound to (getsockname) and whether it listens (SO_ACCEPTCONN). */
-export interface SocketAddress {
-  family: 4 | 6 | 'unix';
-  /** Numeric address, or the unix path ('' when unnamed). */
-  address: string;
-  /** 0 for unix sockets. */
-  port: number;
-  listening: boolean;
-}
-
-/** One sd_notify datagram; pid/uid/gid are -1 when the kernel attached no sender. */
-export interface NotifyMessage {
-  pid: number;
-  uid: number;
-  gid: number;
-  text: string;
-}
-
-export interface NotifyWatch {
-  /** Stops watching; idempotent. Close the watch before the socket's fd. */
-  close(): void;
-}
-
-export interface ExitWatch {
-  /** Stops watching; idempotent. A closed watch never calls back and holds no event-loop ref. */
-  close(): void;
-}
-
-/** A connection accepted by a UnixListener: a connected, nonblocking, CLOEXEC fd and its peer. */
-export interface UnixConnection extends PeerCred {
-  fd: number;
-}
-
-/**
- * What a probe found at the listener's path: 'ours' (the connection reached this listener),
- * 'elsewhere' (another listener took it), 'absent' (nobody listens there), 'busy' (undecided:
- * queue full or out of descriptors).
- */
-export type ProbeVerdict = 'ours' | 'elsewhere' | 'absent' | 'busy';
-
-export interface UnixListener {
-  /**
-   * Connects to the path, sends `message`, and looks for it in this listener's queue. Other
-   * connections accepted meanwhile are returned for the caller to serve.
-   */
-  probe(message: string): { verdict: ProbeVerdict; accepted: UnixConnection[] };
-  /** Stops accepting and closes the socket at once (the file stays). Idempotent. */
-  close(): void;
-}
-
-/** How exit of a pid is observed: 'pidfd' (Linux), 'kqueue' (BSD/macOS) or 'poll' (kill(pid,0) timer). */
-export type WatchMode = 'pidfd' | 'kqueue' | 'poll';
-
+/** The flat object the addon's spawn reads: every option present, -1 or '' for "none". */
 type AddonSpawnOptions = Required<Omit<SpawnOptions, 'uid' | 'gid' | 'umask' | 'cgroupProcsFd' | 'pidEnv'>>
   & { uid: number; gid: number; umask: number; cgroupProcsFd: number; pidEnv: string };
 
