@@ -11,14 +11,30 @@ export const ROWS = [
     label: 'idle RSS, 1 service (all supervisor processes)',
     cell: (r) => `${fmt(mib(r.rssKb))} MiB (${r.processes} proc)`,
   },
+  {
+    key: 'ten',
+    label: '10 services: PSS / anonymous RSS per service (smaps_rollup, supervisor processes)',
+    cell: (r) => `${fmt(mib(r.pssKb))} / ${fmt(mib(r.anonKb))} MiB`,
+  },
   { key: 'restart', label: 'restart after kill -9: p50 / max', cell: (r) => ms(r) },
   {
     key: 'log',
-    label: 'log throughput, 100-byte lines (% of direct redirect)',
-    cell: (r, direct) => `${fmt(r.mbPerSecond)} MB/s${direct?.mbPerSecond ? ` (${Math.round((100 * r.mbPerSecond) / direct.mbPerSecond)}%)` : ''}`,
+    label: 'log throughput, 100-byte lines (× direct redirect, without start-up)',
+    cell: (r, direct) => `${fmt(r.mbPerSecond)} MB/s${direct?.mbPerSecond ? ` (${(r.mbPerSecond / direct.mbPerSecond).toFixed(2)}×)` : ''}`,
+  },
+  {
+    key: 'logTs',
+    label: 'log throughput with a timestamp per line (× direct redirect)',
+    cell: (r, direct) => `${fmt(r.mbPerSecond)} MB/s${direct?.mbPerSecond ? ` (${(r.mbPerSecond / direct.mbPerSecond).toFixed(2)}×)` : ''}`,
   },
   { key: 'follow', label: 'follow-pid exit detection: p50 / max', cell: (r) => ms(r) },
+  { key: 'followRestart', label: 'follow-pid: followed pid killed → running again: p50 / max', cell: (r) => ms(r) },
   { key: 'statusCli', label: 'status via its CLI: p50 / p99', cell: (r) => ms(r, 'p50', 'p99') },
+  {
+    key: 'statusCliVsNode',
+    label: 'status via its CLI ÷ `node -e 0` (p50, run alternately)',
+    cell: (r) => `${r.ratio.toFixed(2)}× (${fmt(r.nodeP50)} ms)`,
+  },
   { key: 'statusApi', label: 'status via socket / RPC / status file: p50 / p99', cell: (r) => ms(r, 'p50', 'p99') },
   {
     key: 'hundred',
