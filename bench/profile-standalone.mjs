@@ -4,15 +4,22 @@
 // `immortal -n` and `immortalctl`. For each, in the same run:
 //   - ten `immortal -n -ctl tenN idle` at once: PSS and anonymous RSS per process
 //     (/proc/<pid>/smaps_rollup), time from spawn to the service's first start;
-//   - restart after kill -9 (service older than 1.5 s) on one of them: p50 / max;
+//   - the least of the same over 60 s (once V8's memory reducer has shrunk the idle heap);
+//   - restart after kill -9 (service older than 1.5 s) on one of them: p50 / max, and the
+//     supervisor's CPU time per restart (/proc/<pid>/schedstat: robust to the machine's load);
 //   - `immortalctl status ten1` wall time, alternated with `node -e 0` under the same flags
 //     and with a plain `node -e 0`: the ratios are what a loaded machine can still compare.
-// Usage: node bench/profile-standalone.mjs [--variants=a,b] [--dist=DIR] [--count=N]
+// Usage: node bench/profile-standalone.mjs [--variants=a,b] [--dist=DIR] [--count=N] [--lean=DIR]
+//   --lean=DIR  measure a prototype of a lean supervising process instead: DIR/cli/immortal-lean.js
+//               gets the config already parsed and checked (JSON in IMMORTAL_LEAN_CONFIG, read
+//               here with dist/'s own loadConfig), so it loads no YAML or flag parser. Its
+//               "first start" leaves out the parsing launcher it stands for.
 //   bench/profile-standalone.mjs --list   the variants
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { disposeContext, makeContext } from './lib/measures.mjs';
 import { memoryKb } from './lib/proc.mjs';
@@ -39,12 +46,14 @@ export const VARIANTS = {
 };
 
 function parseArgs(argv) {
-  const options = { variants: Object.keys(VARIANTS), dist: path.join(repoRoot, 'dist'), count: 10, ctlRuns: 20, restarts: 5 };
+  const options = { variants: Object.keys(VARIANTS), dist: path.join(repoRoot, 'dist'), count: 10, ctlRuns: 20, restarts: 5, steadyMs: 60000 };
   for (const arg of argv) {
     const [flag, value] = arg.split(/=(.*)/s);
     if (flag === '--variants') options.variants = value.split(',');
     else if (flag === '--dist') options.dist = path.resolve(value);
     else if (flag === '--count') options.count = Number(value);
+    else if (flag === '--lean') options.lean = path.resolve(value);
+    else if (flag === "--steady-ms") options.steadyMs = Number(value);
     else if (flag === '--ctl-runs') options.ctlRuns = Number(value);
     else if (flag === '--list') {
       for (const [name, flags] of Object.entries(VARIANTS)) process.stdout.write(`${name}: ${flags.join(' ') || '(none)'}\n`);
@@ -63,6 +72,11 @@ function parseArgs(argv) {
 /** A variant is a name from VARIANTS or a literal flag list joined by '+' ("--foo+--bar"). */
 function flagsOf(variant) {
   return VARIANTS[variant] ?? variant.split('+');
+}
+
+/** Nanoseconds this process has run on a CPU (/proc/<pid>/schedstat, first field). */
+function onCpuNs(pid) {
+  return Number(fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]);
 }
 
 function wallMs(file, args, env) {
@@ -88,11 +102,22 @@ async function measureVariant(variant, options) {
       // crash-loop backoff (as in bench/run).
       const runYml = path.join(ctx.dir, `${name}.yml`);
       fs.writeFileSync(runYml, `cmd: ${ctx.programs.idle} ${name}\nbackoff:\n  cap: 0\n`);
-      spawnedAt[name] = nowMs();
-      const child = spawn(process.execPath, [...flags, immortal, '-n', '-ctl', name, '-c', runYml], {
-        env,
-        stdio: 'ignore',
-      });
+      const argv = ['-n', '-ctl', name, '-c', runYml];
+      let child;
+      if (options.lean) {
+        const require = createRequire(import.meta.url);
+        const { loadConfig } = require(path.join(options.dist, 'config', 'config.js'));
+        const { parseFlags } = require(path.join(options.dist, 'cli', 'flags.js'));
+        const config = loadConfig(parseFlags(argv), env, { pid: 0, home: env.HOME, uid: process.getuid() });
+        spawnedAt[name] = nowMs();
+        child = spawn(process.execPath, [...flags, path.join(options.lean, 'cli', 'immortal-lean.js')], {
+          env: { ...env, IMMORTAL_LEAN_CONFIG: JSON.stringify(config) },
+          stdio: 'ignore',
+        });
+      } else {
+        spawnedAt[name] = nowMs();
+        child = spawn(process.execPath, [...flags, immortal, ...argv], { env, stdio: 'ignore' });
+      }
       child.on('error', () => {});
       children.push(child);
     }
@@ -102,16 +127,22 @@ async function measureVariant(variant, options) {
       current[name] = await ctx.feed.next(name, 120000);
       firstStart.push(current[name].at - spawnedAt[name]);
     }
+    const allUp = nowMs();
     await sleep(3000);
-    const pss = [];
-    const anon = [];
-    const rss = [];
-    for (const child of children) {
-      const memory = memoryKb(child.pid);
-      pss.push(memory.pss);
-      anon.push(memory.anon);
-      rss.push(memory.rss);
+    const early = children.map((child) => memoryKb(child.pid));
+    // V8's memory reducer shrinks an idle heap once, 15-50 s after start-up (when varies
+    // with the load): the least seen per process over the window.
+    const steady = early.map((m) => ({ ...m }));
+    while (nowMs() < allUp + options.steadyMs) {
+      await sleep(2000);
+      children.forEach((child, i) => {
+        const memory = memoryKb(child.pid);
+        if (!memory) return;
+        steady[i].pss = Math.min(steady[i].pss, memory.pss);
+        steady[i].anon = Math.min(steady[i].anon, memory.anon);
+      });
     }
+    const cpuBefore = onCpuNs(children[0].pid);
 
     const restart = [];
     for (let i = 0; i < options.restarts; i++) {
@@ -123,6 +154,8 @@ async function measureVariant(variant, options) {
       current.ten1 = await ctx.feed.next('ten1', 20000);
       restart.push(current.ten1.at - killedAt);
     }
+    // CPU the supervisor spent per restart (idle time between kills costs ~nothing).
+    const cpuPerRestartMs = (onCpuNs(children[0].pid) - cpuBefore) / 1e6 / options.restarts;
 
     const ctl = [];
     const nodeSameFlags = [];
@@ -136,9 +169,11 @@ async function measureVariant(variant, options) {
     return {
       variant,
       flags: flags.join(' '),
-      pssKb: avg(pss),
-      anonKb: avg(anon),
-      rssKb: avg(rss),
+      pssKb: avg(early.map((m) => m.pss)),
+      anonKb: avg(early.map((m) => m.anon)),
+      steadyPssKb: avg(steady.map((m) => m.pss)),
+      steadyAnonKb: avg(steady.map((m) => m.anon)),
+      cpuPerRestartMs,
       firstStart: summarize(firstStart),
       restart: summarize(restart),
       ctl: summarize(ctl),
@@ -171,18 +206,18 @@ async function main() {
     }
   }
   const lines = [
-    `dist: ${options.dist}; ${options.count} standalone supervisors per variant; load ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
+    `${options.lean ? `lean prototype: ${options.lean}/cli/immortal-lean.js` : `dist: ${options.dist}`}; ${options.count} standalone supervisors per variant; load ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
     '',
-    '| variant | flags | PSS / anon RSS per process | first start p50 | restart p50 / max | immortalctl p50 | ÷ node -e 0 (same flags) | ÷ node -e 0 (plain) |',
-    '|---|---|---:|---:|---:|---:|---:|---:|',
+    '| variant | flags | PSS / anon RSS per process at 3 s | least in 60 s (--steady-ms) | first start p50 | restart p50 / max | supervisor CPU per restart | immortalctl p50 | ÷ node -e 0 (same flags) | ÷ node -e 0 (plain) |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
     if (r.na) {
-      lines.push(`| ${r.variant} | ${r.flags} | n/a: ${r.na} | | | | | |`);
+      lines.push(`| ${r.variant} | ${r.flags} | n/a: ${r.na} | | | | | | | |`);
       continue;
     }
     lines.push(
-      `| ${r.variant} | ${r.flags || '—'} | ${fmt(mib(r.pssKb))} / ${fmt(mib(r.anonKb))} MiB | ${fmt(r.firstStart.p50)} ms | ${fmt(r.restart.p50)} / ${fmt(r.restart.max)} ms | ${fmt(r.ctl.p50)} ms | ${(r.ctl.p50 / r.nodeSameFlags.p50).toFixed(2)}× | ${(r.ctl.p50 / r.nodePlain.p50).toFixed(2)}× (${fmt(r.nodePlain.p50)} ms) |`,
+      `| ${r.variant} | ${r.flags || '—'} | ${fmt(mib(r.pssKb))} / ${fmt(mib(r.anonKb))} MiB | ${fmt(mib(r.steadyPssKb))} / ${fmt(mib(r.steadyAnonKb))} MiB | ${fmt(r.firstStart.p50)} ms | ${fmt(r.restart.p50)} / ${fmt(r.restart.max)} ms | ${fmt(r.cpuPerRestartMs)} ms | ${fmt(r.ctl.p50)} ms | ${(r.ctl.p50 / r.nodeSameFlags.p50).toFixed(2)}× | ${(r.ctl.p50 / r.nodePlain.p50).toFixed(2)}× (${fmt(r.nodePlain.p50)} ms) |`,
     );
   }
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -56,6 +56,7 @@ function parseArgs(argv) {
   return {
     ...options,
     settleMs: quick ? 1000 : 3000,
+    steadyMs: 60000,
     cliCount: quick ? 10 : 100,
     cliBudgetMs: quick ? 3000 : 15000,
     apiCount: quick ? 50 : 500,

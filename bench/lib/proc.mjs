@@ -90,6 +90,22 @@ export function supervisorMemory(name, value) {
   return { rssKb: rss, pssKb: pss, anonKb: anon, processes: processes.length, names };
 }
 
+/**
+ * Nanoseconds the supervisor processes (marked, not services) have run on a CPU, from
+ * /proc/<pid>/schedstat: CPU time rather than wall time, so a loaded machine still compares.
+ */
+export function supervisorCpuNs(name, value) {
+  let total = 0;
+  for (const { pid } of markedProcesses(name, value).filter((p) => !p.service)) {
+    try {
+      total += Number(fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+
 /** KILLs every process carrying the marker; returns how many there were. */
 export function killMarked(name, value) {
   const processes = markedProcesses(name, value);

@@ -20,6 +20,13 @@ const IMMORTAL = path.join(repoRoot, 'dist', 'cli', 'immortal.js');
 const IMMORTALCTL = path.join(repoRoot, 'dist', 'cli', 'immortalctl.js');
 const IMMORTALDIR = path.join(repoRoot, 'dist', 'cli', 'immortaldir.js');
 
+/**
+ * Node/V8 flags put before our scripts ($IMMORTAL_BENCH_NODE_FLAGS, space-separated): to
+ * measure a flag (--lite-mode, --max-semi-space-size=1…) across the whole table before
+ * adopting it. Not applied to immortalctl's `node -e 0` baseline.
+ */
+const NODE_FLAGS = (process.env.IMMORTAL_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+
 /** A service to lay out: name, program path and its arguments, optional log capture. */
 // { name, argv: [program, ...args], log: boolean, follow?: pidfile }
 
@@ -139,6 +146,8 @@ export class Immortal extends Adapter {
   static label = 'immortal';
   static follows = true;
   static followRestarts = true;
+  /** Node.js: V8 shrinks its heap some time after start-up once idle (see measureTen). */
+  static reducesIdleHeap = true;
 
   static missing() {
     return fs.existsSync(IMMORTAL) ? undefined : 'dist/ not built (npm install)';
@@ -156,7 +165,7 @@ export class Immortal extends Adapter {
       const file = path.join(this.dir, 'etc', `${service.name}.yml`);
       fs.mkdirSync(path.dirname(file), { recursive: true });
       fs.writeFileSync(file, immortalYaml(service, path.join(this.dir, 'logs')));
-      this.children.push(startProcess(process.execPath, [IMMORTAL, '-n', '-ctl', service.name, '-c', file], { env: this.env, onLine }));
+      this.children.push(startProcess(process.execPath, [...NODE_FLAGS, IMMORTAL, '-n', '-ctl', service.name, '-c', file], { env: this.env, onLine }));
     }
   }
 
@@ -173,7 +182,7 @@ export class Immortal extends Adapter {
   }
 
   statusCli(name) {
-    return { file: process.execPath, args: [IMMORTALCTL, 'status', name], env: this.env };
+    return { file: process.execPath, args: [...NODE_FLAGS, IMMORTALCTL, 'status', name], env: this.env };
   }
 
   statusApi(name) {
@@ -201,7 +210,7 @@ export class Immortaldir extends Immortal {
     for (const service of services) {
       fs.writeFileSync(path.join(etc, `${service.name}.yml`), immortalYaml(service, path.join(this.dir, 'logs')));
     }
-    this.children.push(startProcess(process.execPath, [IMMORTALDIR, etc], { env: this.env, onLine }));
+    this.children.push(startProcess(process.execPath, [...NODE_FLAGS, IMMORTALDIR, etc], { env: this.env, onLine }));
   }
 }
 
@@ -482,6 +491,7 @@ export function pm2ModuleDir() {
 export class Pm2 extends Adapter {
   static id = 'pm2';
   static label = 'pm2';
+  static reducesIdleHeap = true;
 
   static missing() {
     return which('pm2') ? undefined : 'not installed (npm i -g pm2)';
@@ -592,6 +602,7 @@ export class GoImmortal extends Immortal {
   static label = 'immortal (Go)';
   static follows = false;
   static followRestarts = true;
+  static reducesIdleHeap = false;
 
   static missing() {
     return goImmortalDir() ? undefined : GO_MISSING;
