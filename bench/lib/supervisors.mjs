@@ -551,18 +551,32 @@ export class Pm2 extends Adapter {
 
 /**
  * Where the Go original's binaries are: $IMMORTAL_GO_DIR, else ../shared/oracle/go-immortal
- * beside the repository, else an `immortal` ELF binary on PATH (with its immortalctl and
- * immortaldir next to it). Undefined when none of them is there: its columns are n/a.
+ * beside the repository (or beside its main checkout, in a git worktree), else an `immortal`
+ * ELF binary on PATH (with its immortalctl and immortaldir next to it). Undefined when none
+ * of them is there: its columns are n/a.
  */
 export function goImmortalDir() {
   const candidates = [];
   if (process.env.IMMORTAL_GO_DIR) candidates.push(path.resolve(process.env.IMMORTAL_GO_DIR));
   else {
     candidates.push(path.join(repoRoot, '..', 'shared', 'oracle', 'go-immortal'));
+    // In a `git worktree`, beside the main checkout too (.git is then a file naming it).
+    const mainCheckout = mainWorktreeOf(repoRoot);
+    if (mainCheckout) candidates.push(path.join(mainCheckout, '..', 'shared', 'oracle', 'go-immortal'));
     const onPath = which('immortal');
     if (onPath) candidates.push(path.dirname(fs.realpathSync(onPath)));
   }
   return candidates.find((dir) => isElf(path.join(dir, 'immortal')) && isElf(path.join(dir, 'immortalctl')));
+}
+
+/** The main checkout of a linked worktree ("gitdir: <main>/.git/worktrees/<name>"), if any. */
+function mainWorktreeOf(dir) {
+  try {
+    const match = /^gitdir: (.*)\/\.git\/worktrees\/[^/]+\s*$/.exec(fs.readFileSync(path.join(dir, '.git'), 'utf8'));
+    return match?.[1];
+  } catch {
+    return undefined;
+  }
 }
 
 function isElf(file) {
@@ -577,7 +591,7 @@ function isElf(file) {
   }
 }
 
-const GO_MISSING = `not found: set IMMORTAL_GO_DIR to the directory of its immortal, immortalctl and immortaldir binaries (default ../shared/oracle/go-immortal beside the repository)`;
+const GO_MISSING = `not found: set IMMORTAL_GO_DIR to the directory of its immortal, immortalctl and immortaldir binaries (default ../shared/oracle/go-immortal beside the repository or its main git worktree)`;
 
 /** Its run.yml: the same keys as ours, minus `backoff` (it has no crash-loop backoff). */
 function goYaml(service, logsDir) {
