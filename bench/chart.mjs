@@ -56,7 +56,7 @@ const CHARTS = [
   },
   {
     file: 'ten-memory.png',
-    title: 'Memory per service, 10 idle services (smaps_rollup of the supervisor processes)',
+    title: 'Memory per service, 10 idle services (PSS and anonymous RSS of the supervisor processes)',
     ylabel: 'MiB (log scale)',
     log: true,
     series: [
