@@ -20,7 +20,7 @@ const RECORDED = path.join(benchDir, 'charts', 'results.json');
 
 const USAGE = `usage: bench/run [--quick] [--only=id,id] [--skip=part,part] [--json=FILE] [--log-mb=N] [--hundred=N]
 
-  --quick        few samples, 100 MB of log, 10 services instead of 100 (~3 min); ends with
+  --quick        few samples, 100 MB of log, 10 services instead of 100 (~10 min); ends with
                  the ratios against the recorded run (a regression check)
   --only=ids     columns to run: ${BASELINE_COLUMNS.map((c) => c.id).join(', ')}
   --skip=parts   parts to leave out: one, ten, log, logts, follow, hundred
