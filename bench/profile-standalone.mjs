@@ -74,9 +74,17 @@ function flagsOf(variant) {
   return VARIANTS[variant] ?? variant.split('+');
 }
 
-/** Nanoseconds this process has run on a CPU (/proc/<pid>/schedstat, first field). */
+/** Nanoseconds all threads of this process have run on a CPU (/proc/<pid>/task/*/schedstat). */
 function onCpuNs(pid) {
-  return Number(fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]);
+  let total = 0;
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
 }
 
 function wallMs(file, args, env) {

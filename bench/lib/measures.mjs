@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bytesIn, killMarked, markedProcesses, memoryKb, supervisorCpuNs, supervisorMemory } from './proc.mjs';
+import { bytesIn, cpuNsBetween, killMarked, markedProcesses, memoryKb, supervisorCpuSnapshot, supervisorMemory } from './proc.mjs';
 import { LOG_END, StartFeed, writeServicePrograms } from './services.mjs';
 import { nowMs, sleep, summarize } from './stats.mjs';
 
@@ -153,7 +153,7 @@ export async function measureOneService(Supervisor, opts) {
     // after a start before the next one): latency = kill → the new process announces itself.
     const latencies = [];
     // The supervisors' CPU time over the kills (the waits between them cost ~nothing idle).
-    const cpuBefore = supervisorCpuNs(...ctx.mark);
+    const cpuBefore = supervisorCpuSnapshot(...ctx.mark);
     try {
       for (let i = 0; i < opts.restarts; i++) {
         const age = nowMs() - current.at;
@@ -165,7 +165,7 @@ export async function measureOneService(Supervisor, opts) {
         latencies.push(current.at - killedAt);
       }
       out.restart = summarize(latencies);
-      out.restart.cpuMsPerRestart = (supervisorCpuNs(...ctx.mark) - cpuBefore) / 1e6 / latencies.length;
+      out.restart.cpuMsPerRestart = cpuNsBetween(cpuBefore, supervisorCpuSnapshot(...ctx.mark)) / 1e6 / latencies.length;
     } catch (err) {
       out.restart = latencies.length > 0 ? { ...summarize(latencies), partial: failure(err).na } : failure(err);
     }
@@ -219,7 +219,7 @@ export async function measureLog(Supervisor, opts, { timestamp = false } = {}) {
     (ctx) => [{ name, argv: [ctx.programs.gen, name, String(opts.logBytes)], log: true, timestamp }],
     async (adapter, ctx) => {
       const started = await ctx.feed.next(name, 60000);
-      const cpuBefore = supervisorCpuNs(...ctx.mark);
+      const cpuBefore = supervisorCpuSnapshot(...ctx.mark);
       // A timestamp makes every line longer, by a length that may vary: with one, the log
       // is complete once its last line is the generator's last line.
       const done = timestamp
@@ -227,7 +227,7 @@ export async function measureLog(Supervisor, opts, { timestamp = false } = {}) {
         : await waitForBytes(adapter.logTarget(name), opts.logBytes, opts.logTimeoutMs);
       const seconds = (done - started.at) / 1000;
       // CPU the supervisor processes spent per MB moved (load-robust, unlike MB/s).
-      const cpuMsPerMb = (supervisorCpuNs(...ctx.mark) - cpuBefore) / 1e6 / (opts.logBytes / 1e6);
+      const cpuMsPerMb = cpuNsBetween(cpuBefore, supervisorCpuSnapshot(...ctx.mark)) / 1e6 / (opts.logBytes / 1e6);
       return { seconds, mbPerSecond: opts.logBytes / 1e6 / seconds, cpuMsPerMb };
     },
   );

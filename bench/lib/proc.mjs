@@ -91,18 +91,38 @@ export function supervisorMemory(name, value) {
 }
 
 /**
- * Nanoseconds the supervisor processes (marked, not services) have run on a CPU, from
- * /proc/<pid>/schedstat: CPU time rather than wall time, so a loaded machine still compares.
+ * On-CPU nanoseconds of every thread of the supervisor processes (marked, not services), by
+ * "pid/tid", from /proc/<pid>/task/<tid>/schedstat: CPU time rather than wall time, so a
+ * loaded machine still compares. Every thread counts: /proc/<pid>/schedstat alone is the
+ * main thread's (a Go program's work runs on others; Node's GC and libuv pool too).
  */
-export function supervisorCpuNs(name, value) {
-  let total = 0;
+export function supervisorCpuSnapshot(name, value) {
+  const snapshot = new Map();
   for (const { pid } of markedProcesses(name, value).filter((p) => !p.service)) {
+    let tids;
     try {
-      total += Number(fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]);
+      tids = fs.readdirSync(`/proc/${pid}/task`);
     } catch {
-      // gone meanwhile
+      continue; // gone meanwhile
+    }
+    for (const tid of tids) {
+      try {
+        snapshot.set(`${pid}/${tid}`, Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]));
+      } catch {
+        // exited meanwhile
+      }
     }
   }
+  return snapshot;
+}
+
+/**
+ * CPU nanoseconds spent between two snapshots: threads born since count from zero; a thread
+ * that ended in between loses its last slice (an undercount, never a negative).
+ */
+export function cpuNsBetween(before, after) {
+  let total = 0;
+  for (const [key, ns] of after) total += Math.max(0, ns - (before.get(key) ?? 0));
   return total;
 }
 
