@@ -74,7 +74,7 @@ function flagsOf(variant) {
   return VARIANTS[variant] ?? variant.split('+');
 }
 
-/** Nanoseconds all threads of this process have run on a CPU (/proc/<pid>/task/*/schedstat). */
+/** Nanoseconds all threads of this process have run on a CPU (/proc/<pid>/task/<tid>/schedstat). */
 function onCpuNs(pid) {
   let total = 0;
   for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
