@@ -38,7 +38,8 @@ const METRICS = [
   { label: 'status via CLI, p50', read: (r) => r.statusCli?.p50, unit: 'ms' },
   { label: 'status via CLI ÷ node -e 0', read: (r) => r.statusCliVsNode?.ratio, unit: '×' },
   { label: 'status via socket, p50', read: (r) => r.statusApi?.p50, unit: 'ms' },
-  { label: 'many services: PSS per service', read: (r) => r.hundred?.pssKb && mib(r.hundred.pssKb) / r.hundred.count, unit: 'MiB' },
+  // Per service at the same count only: the fixed cost of a process is spread over them all.
+  { label: 'many services: PSS per service', read: (r) => r.hundred?.pssKb && mib(r.hundred.pssKb) / r.hundred.count, unit: 'MiB', sameCount: (r) => r.hundred?.count },
 ];
 
 export function loadRecorded(file) {
@@ -60,6 +61,7 @@ export function compareRuns(now, recorded) {
     const b = recorded.results?.[column];
     if (!a || !b) continue;
     for (const metric of METRICS) {
+      if (metric.sameCount && metric.sameCount(a) !== metric.sameCount(b)) continue;
       const valueNow = validNumber(metric.read(a, now));
       const valueRecorded = validNumber(metric.read(b, recorded));
       if (valueNow === undefined || valueRecorded === undefined) continue;
