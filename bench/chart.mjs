@@ -49,15 +49,43 @@ const CHARTS = [
     title: `Log throughput, 100-byte lines (direct redirect: ${report.direct?.mbPerSecond?.toFixed(0) ?? 'n/a'} MB/s)`,
     ylabel: 'MB/s',
     reference: report.direct?.mbPerSecond,
-    series: [{ title: 'through the supervisor', value: (r) => r.log?.mbPerSecond }],
+    series: [
+      { title: 'through the supervisor', value: (r) => r.log?.mbPerSecond },
+      { title: 'with a timestamp per line', value: (r) => r.logTs?.mbPerSecond },
+    ],
+  },
+  {
+    file: 'ten-memory.png',
+    title: 'Memory per service, 10 idle services (PSS and anonymous RSS of the supervisor processes)',
+    ylabel: 'MiB (log scale)',
+    log: true,
+    series: [
+      { title: 'PSS, 3 s after start', value: (r) => r.ten && kbToMib(r.ten.pssKb) },
+      { title: 'anonymous, 3 s', value: (r) => r.ten && kbToMib(r.ten.anonKb) },
+      { title: 'PSS once idle', value: (r) => r.ten && kbToMib((r.ten.steady ?? r.ten).pssKb) },
+      { title: 'anonymous once idle', value: (r) => r.ten && kbToMib((r.ten.steady ?? r.ten).anonKb) },
+    ],
+  },
+  {
+    file: 'cpu-per-event.png',
+    title: 'Supervisor CPU time (schedstat): per restart after kill -9, per MB of log',
+    ylabel: 'ms (log scale)',
+    log: true,
+    series: [
+      { title: 'per restart', value: (r) => r.restart?.cpuMsPerRestart },
+      { title: 'per MB logged', value: (r) => r.log?.cpuMsPerMb },
+      { title: 'per MB, timestamps', value: (r) => r.logTs?.cpuMsPerMb },
+    ],
   },
   {
     file: 'follow-latency.png',
-    title: 'Exit of a followed (daemonized) pid noticed after kill -9',
-    ylabel: 'ms',
+    title: 'Followed (daemonized) pid killed: exit noticed, and service running again',
+    ylabel: 'ms (log scale)',
+    log: true,
     series: [
       { title: 'p50', value: (r) => r.follow?.p50 },
       { title: 'max', value: (r) => r.follow?.max },
+      { title: 'killed → running again, p50', value: (r) => r.followRestart?.p50 },
     ],
   },
   {
@@ -68,6 +96,7 @@ const CHARTS = [
     series: [
       { title: 'p50', value: (r) => r.statusCli?.p50 },
       { title: 'p99', value: (r) => r.statusCli?.p99 },
+      { title: 'node -e 0 in the same run, p50', value: (r) => r.statusCliVsNode?.nodeP50 },
     ],
   },
   {

@@ -8,20 +8,26 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killMarked, which } from './proc.mjs';
-import { marksUsed, measureDirectLog, measureFloor, measureFollow, measureHundred, measureLog, measureOneService } from './measures.mjs';
+import { compareRuns, loadRecorded, renderComparison } from './compare.mjs';
+import { marksUsed, measureDirectLog, measureFloor, measureFollow, measureFollowRestart, measureHundred, measureLog, measureOneService, measureTen } from './measures.mjs';
 import { fmt } from './stats.mjs';
 import { BASELINE_COLUMNS, pm2ModuleDir } from './supervisors.mjs';
 import { renderTable } from './table.mjs';
 
 const benchDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 
+const RECORDED = path.join(benchDir, 'charts', 'results.json');
+
 const USAGE = `usage: bench/run [--quick] [--only=id,id] [--skip=part,part] [--json=FILE] [--log-mb=N] [--hundred=N]
 
-  --quick        few samples, 20 MB of log, 10 services instead of 100 (a smoke run, ~2 min)
+  --quick        few samples, 100 MB of log, 10 services instead of 100 (~10 min); ends with
+                 the ratios against the recorded run (a regression check)
   --only=ids     columns to run: ${BASELINE_COLUMNS.map((c) => c.id).join(', ')}
-  --skip=parts   parts to leave out: one, log, follow, hundred
+  --skip=parts   parts to leave out: one, ten, log, logts, follow, hundred
   --json=FILE    where the raw results go (default bench/out/results.json)
-  --log-mb=N     megabytes (10^6 bytes) written by the log throughput service (default 200)
+  --recorded=FILE  the run to compare with (default bench/charts/results.json); given, the
+                 comparison is printed after a full run too; --recorded=none: no comparison
+  --log-mb=N     megabytes (10^6 bytes) written by the log throughput service (default 1000)
   --hundred=N    services in the many-services part (default 100)
   --restart-age=MS  how long a service runs before each kill -9 (default 1500)
 `;
@@ -34,6 +40,7 @@ function parseArgs(argv) {
     else if (flag === '--only') options.only = new Set(value.split(','));
     else if (flag === '--skip') options.skip = new Set(value.split(','));
     else if (flag === '--json') options.json = path.resolve(value);
+    else if (flag === '--recorded') options.recorded = value === 'none' ? null : path.resolve(value);
     else if (flag === '--log-mb') options.logMb = Number(value);
     else if (flag === '--hundred') options.hundredCount = Number(value);
     else if (flag === '--restart-age') options.restartAgeMs = Number(value);
@@ -49,14 +56,15 @@ function parseArgs(argv) {
   return {
     ...options,
     settleMs: quick ? 1000 : 3000,
+    steadyMs: 60000,
     cliCount: quick ? 10 : 100,
     cliBudgetMs: quick ? 3000 : 15000,
     apiCount: quick ? 50 : 500,
     apiBudgetMs: quick ? 2000 : 5000,
     restarts: quick ? 3 : 10,
     restartAgeMs: options.restartAgeMs ?? 1500,
-    logBytes: Math.round((options.logMb ?? (quick ? 20 : 200)) * 1e6 / 100) * 100,
-    logTimeoutMs: quick ? 60000 : 180000,
+    logBytes: Math.round((options.logMb ?? (quick ? 100 : 1000)) * 1e6 / 100) * 100,
+    logTimeoutMs: quick ? 120000 : 600000,
     follows: quick ? 3 : 10,
     hundred: options.hundredCount ?? (quick ? 10 : 100),
     hundredTimeoutMs: 300000,
@@ -125,7 +133,7 @@ async function main() {
   const floor = await measureFloor(options.quick ? 5 : 20);
 
   let direct;
-  if (part('log')) {
+  if (part('log') || part('logts')) {
     log('log: direct redirect baseline');
     direct = await measureDirectLog(options);
   }
@@ -134,7 +142,9 @@ async function main() {
     const missing = Supervisor.missing();
     if (missing) {
       log(`${Supervisor.label}: ${missing}`);
-      results[Supervisor.id] = Object.fromEntries(['idle', 'restart', 'log', 'follow', 'statusCli', 'statusApi', 'hundred'].map((k) => [k, { na: missing }]));
+      results[Supervisor.id] = Object.fromEntries(
+        ['idle', 'ten', 'restart', 'log', 'logTs', 'follow', 'followRestart', 'statusCli', 'statusCliVsNode', 'statusApi', 'hundred'].map((k) => [k, { na: missing }]),
+      );
       continue;
     }
     const result = {};
@@ -142,16 +152,25 @@ async function main() {
     if (part('one')) {
       log(`${Supervisor.label}: one idle service (memory, status, restarts)`);
       const one = await measureOneService(Supervisor, options);
-      if (one.na) Object.assign(result, { idle: one, statusCli: one, statusApi: one, restart: one });
+      if (one.na) Object.assign(result, { idle: one, statusCli: one, statusCliVsNode: one, statusApi: one, restart: one });
       else Object.assign(result, one);
+    }
+    if (part('ten')) {
+      log(`${Supervisor.label}: ten idle services (memory per service)`);
+      result.ten = await measureTen(Supervisor, options);
     }
     if (part('log')) {
       log(`${Supervisor.label}: log throughput (${options.logBytes / 1e6} MB)`);
       result.log = await measureLog(Supervisor, options);
     }
+    if (part('logts')) {
+      log(`${Supervisor.label}: log throughput with timestamps (${options.logBytes / 1e6} MB)`);
+      result.logTs = await measureLog(Supervisor, options, { timestamp: true });
+    }
     if (part('follow')) {
-      log(`${Supervisor.label}: follow-pid exit detection`);
+      log(`${Supervisor.label}: follow-pid exit detection and restart`);
       result.follow = Supervisor.follows ? await measureFollow(Supervisor, options) : { na: 'no pid-file following' };
+      result.followRestart = await measureFollowRestart(Supervisor, options);
     }
     if (part('hundred')) {
       log(`${Supervisor.label}: ${options.hundred} idle services`);
@@ -190,6 +209,13 @@ async function main() {
       '',
     ].join('\n'),
   );
+
+  const recordedFile = options.recorded === undefined ? (options.quick ? RECORDED : undefined) : options.recorded;
+  if (recordedFile && path.resolve(recordedFile) !== options.json) {
+    const recorded = loadRecorded(recordedFile);
+    if (recorded.error) process.stdout.write(`\nNo comparison: ${recorded.error}\n`);
+    else process.stdout.write(`\n${renderComparison(compareRuns(report, recorded), recorded, path.relative(process.cwd(), recordedFile))}`);
+  }
 }
 
 main().catch((err) => {

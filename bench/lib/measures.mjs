@@ -6,8 +6,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bytesIn, killMarked, supervisorMemory } from './proc.mjs';
-import { StartFeed, writeServicePrograms } from './services.mjs';
+import { bytesIn, cpuNsBetween, killMarked, markedProcesses, memoryKb, supervisorCpuSnapshot, supervisorMemory } from './proc.mjs';
+import { LOG_END, StartFeed, writeServicePrograms } from './services.mjs';
 import { nowMs, sleep, summarize } from './stats.mjs';
 
 /** Every mark handed out, so an interrupted run can still KILL what it started. */
@@ -89,6 +89,22 @@ function timeCommand({ file, args, env }, { count, budgetMs, min = 10 }) {
   return samples;
 }
 
+/**
+ * The CLI and `node -e 0` run alternately, so both see the same load: their ratio is what a
+ * loaded machine can still compare. Returns both sample lists.
+ */
+function timeCommandBeside(command, { count, budgetMs, min = 10 }) {
+  const nodeFloor = { file: process.execPath, args: ['-e', '0'], env: command.env };
+  const cli = [];
+  const node = [];
+  const deadline = nowMs() + budgetMs;
+  while (cli.length < count && (cli.length < min || nowMs() < deadline)) {
+    cli.push(...timeCommand(command, { count: 1, budgetMs: 0, min: 1 }));
+    node.push(...timeCommand(nodeFloor, { count: 1, budgetMs: 0, min: 1 }));
+  }
+  return { cli, node };
+}
+
 async function timeQuery(query, { count, budgetMs }) {
   await query(); // first connection, caches warm
   const samples = [];
@@ -111,10 +127,14 @@ export async function measureOneService(Supervisor, opts) {
     out.idle = { rssKb: memory.rssKb, pssKb: memory.pssKb, processes: memory.processes, names: memory.names };
 
     try {
-      out.statusCli = summarize(timeCommand(adapter.statusCli(name), { count: opts.cliCount, budgetMs: opts.cliBudgetMs }));
+      const { cli, node } = timeCommandBeside(adapter.statusCli(name), { count: opts.cliCount, budgetMs: opts.cliBudgetMs });
+      out.statusCli = summarize(cli);
       out.statusCli.command = [path.basename(adapter.statusCli(name).file), ...adapter.statusCli(name).args.map((a) => path.basename(a))].join(' ');
+      const floor = summarize(node);
+      out.statusCliVsNode = { ratio: out.statusCli.p50 / floor.p50, nodeP50: floor.p50, cliP50: out.statusCli.p50 };
     } catch (err) {
       out.statusCli = failure(err);
+      out.statusCliVsNode = out.statusCli;
     }
 
     try {
@@ -132,6 +152,8 @@ export async function measureOneService(Supervisor, opts) {
     // kill -9 the service once it has run 1.5 s (every supervisor here waits until 1 s
     // after a start before the next one): latency = kill → the new process announces itself.
     const latencies = [];
+    // The supervisors' CPU time over the kills (the waits between them cost ~nothing idle).
+    const cpuBefore = supervisorCpuSnapshot(...ctx.mark);
     try {
       for (let i = 0; i < opts.restarts; i++) {
         const age = nowMs() - current.at;
@@ -143,6 +165,7 @@ export async function measureOneService(Supervisor, opts) {
         latencies.push(current.at - killedAt);
       }
       out.restart = summarize(latencies);
+      out.restart.cpuMsPerRestart = cpuNsBetween(cpuBefore, supervisorCpuSnapshot(...ctx.mark)) / 1e6 / latencies.length;
     } catch (err) {
       out.restart = latencies.length > 0 ? { ...summarize(latencies), partial: failure(err).na } : failure(err);
     }
@@ -187,19 +210,60 @@ export async function measureDirectLog(opts) {
   }
 }
 
-export async function measureLog(Supervisor, opts) {
+export async function measureLog(Supervisor, opts, { timestamp = false } = {}) {
   const name = 'log1';
+  if (timestamp && Supervisor.timestamps === false) return { na: 'no timestamp option for a program\'s output' };
   return withSupervisor(
     Supervisor,
-    'log',
-    (ctx) => [{ name, argv: [ctx.programs.gen, name, String(opts.logBytes)], log: true }],
+    timestamp ? 'logts' : 'log',
+    (ctx) => [{ name, argv: [ctx.programs.gen, name, String(opts.logBytes)], log: true, timestamp }],
     async (adapter, ctx) => {
       const started = await ctx.feed.next(name, 60000);
-      const done = await waitForBytes(adapter.logTarget(name), opts.logBytes, opts.logTimeoutMs);
+      const cpuBefore = supervisorCpuSnapshot(...ctx.mark);
+      // A timestamp makes every line longer, by a length that may vary: with one, the log
+      // is complete once its last line is the generator's last line.
+      const done = timestamp
+        ? await waitForEnd(adapter.logTarget(name), opts.logBytes, opts.logTimeoutMs)
+        : await waitForBytes(adapter.logTarget(name), opts.logBytes, opts.logTimeoutMs);
       const seconds = (done - started.at) / 1000;
-      return { seconds, mbPerSecond: opts.logBytes / 1e6 / seconds };
+      // CPU the supervisor processes spent per MB moved (load-robust, unlike MB/s).
+      const cpuMsPerMb = cpuNsBetween(cpuBefore, supervisorCpuSnapshot(...ctx.mark)) / 1e6 / (opts.logBytes / 1e6);
+      return { seconds, mbPerSecond: opts.logBytes / 1e6 / seconds, cpuMsPerMb };
     },
   );
+}
+
+/** Resolves (with the time) once the log holds at least `bytes` and ends with LOG_END. */
+async function waitForEnd(target, bytes, timeoutMs) {
+  const deadline = nowMs() + timeoutMs;
+  let lastSize = -1;
+  for (;;) {
+    const have = bytesIn(target);
+    if (have >= bytes && have !== lastSize) {
+      lastSize = have;
+      if (lastLine(target)?.endsWith(LOG_END)) return nowMs();
+    }
+    if (nowMs() > deadline) throw new Error(`timeout: ${(have / 1e6).toFixed(0)} MB, no last line after ${timeoutMs / 1000} s`);
+    await sleep(5);
+  }
+}
+
+/** The last complete line of a log file, or of a log directory's `current`. */
+function lastLine(target) {
+  try {
+    const file = fs.statSync(target).isDirectory() ? path.join(target, 'current') : target;
+    const fd = fs.openSync(file, 'r');
+    const size = fs.fstatSync(fd).size;
+    const length = Math.min(size, 512);
+    const buffer = Buffer.alloc(length);
+    fs.readSync(fd, buffer, 0, length, size - length);
+    fs.closeSync(fd);
+    const text = buffer.toString('latin1');
+    if (!text.endsWith('\n')) return undefined;
+    return text.slice(text.lastIndexOf('\n', text.length - 2) + 1, -1);
+  } catch {
+    return undefined;
+  }
 }
 
 // ---- following a daemon's pid ---------------------------------------------------------------
@@ -274,6 +338,82 @@ export async function measureFollow(Supervisor, opts) {
   );
 }
 
+/**
+ * The followed pid is killed; latency = kill → the daemon program announces its next start
+ * (the supervisor noticed the exit and ran the command again). Seen through the start feed,
+ * so it needs nothing from the supervisor's own output.
+ */
+export async function measureFollowRestart(Supervisor, opts) {
+  if (!Supervisor.followRestarts) return { na: 'no pid-file following' };
+  const name = 'fol2';
+  return withSupervisor(
+    Supervisor,
+    'follow-restart',
+    (ctx) => [{ name, argv: [ctx.programs.daemon, name, path.join(ctx.dir, 'fol2.pid')], follow: path.join(ctx.dir, 'fol2.pid') }],
+    async (adapter, ctx) => {
+      const latencies = [];
+      let current = await ctx.feed.next(name, 20000);
+      try {
+        for (let i = 0; i < opts.follows; i++) {
+          const age = nowMs() - current.at;
+          if (age < opts.restartAgeMs) await sleep(opts.restartAgeMs - age);
+          ctx.feed.drain(name);
+          const killedAt = nowMs();
+          process.kill(current.pid, 'SIGKILL');
+          current = await ctx.feed.next(name, 20000);
+          latencies.push(current.at - killedAt);
+        }
+      } catch (err) {
+        if (latencies.length === 0) throw err;
+        return { ...summarize(latencies), partial: failure(err).na };
+      }
+      return summarize(latencies);
+    },
+  );
+}
+
+// ---- ten idle services: memory per supervised service --------------------------------------
+
+/**
+ * Ten idle services; per service: PSS, anonymous RSS and RSS of the supervisor processes,
+ * `settleMs` after the last start; and, for Node.js supervisors, the least seen over the
+ * next `steadyMs`. V8's memory reducer shrinks an idle heap once, 15-50 s after start-up
+ * (a standalone immortal: 12 → 9.6 MiB anonymous; when varies with the load): that second
+ * reading is what a long-running supervisor costs.
+ */
+export async function measureTen(Supervisor, opts) {
+  const names = Array.from({ length: 10 }, (_, i) => `ten${i + 1}`);
+  return withSupervisor(
+    Supervisor,
+    'ten',
+    (ctx) => names.map((name) => ({ name, argv: [ctx.programs.idle, name] })),
+    async (adapter, ctx) => {
+      await ctx.feed.all(names, 120000);
+      const allUp = nowMs();
+      await sleep(opts.settleMs);
+      const n = names.length;
+      const perService = (memory) => ({ pssKb: memory.pssKb / n, anonKb: memory.anonKb / n, rssKb: memory.rssKb / n });
+      const early = supervisorMemory(...ctx.mark);
+      const result = { count: n, ...perService(early), processes: early.processes, names: early.names };
+      if (Supervisor.reducesIdleHeap) {
+        const least = new Map();
+        while (nowMs() < allUp + opts.steadyMs) {
+          for (const { pid } of markedProcesses(...ctx.mark).filter((p) => !p.service)) {
+            const memory = memoryKb(pid);
+            if (!memory) continue;
+            const seen = least.get(pid) ?? memory;
+            least.set(pid, { rss: Math.min(seen.rss, memory.rss), pss: Math.min(seen.pss, memory.pss), anon: Math.min(seen.anon, memory.anon) });
+          }
+          await sleep(2000);
+        }
+        const sum = (key) => [...least.values()].reduce((total, m) => total + m[key], 0);
+        result.steady = { ...perService({ pssKb: sum('pss'), anonKb: sum('anon'), rssKb: sum('rss') }), withinMs: opts.steadyMs };
+      }
+      return result;
+    },
+  );
+}
+
 // ---- 100 idle services ----------------------------------------------------------------------
 
 export async function measureHundred(Supervisor, opts) {
@@ -287,7 +427,7 @@ export async function measureHundred(Supervisor, opts) {
       const allUpMs = nowMs() - ctx.startedAt;
       await sleep(opts.settleMs);
       const memory = supervisorMemory(...ctx.mark);
-      return { count: names.length, allUpMs, rssKb: memory.rssKb, pssKb: memory.pssKb, processes: memory.processes, names: memory.names };
+      return { count: names.length, allUpMs, rssKb: memory.rssKb, pssKb: memory.pssKb, anonKb: memory.anonKb, processes: memory.processes, names: memory.names };
     },
   );
 }

@@ -9,14 +9,18 @@ export function memoryKb(pid) {
   try {
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
     const rss = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
+    // Anonymous pages: the process's own heap, stacks and V8 pages — what no other process
+    // shares (smaps_rollup's exact count; /proc/<pid>/status RssAnon is a cached estimate).
+    let anon = Number(/^RssAnon:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
     let pss = rss;
     try {
       const rollup = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
       pss = Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? rss);
+      anon = Number(/^Anonymous:\s+(\d+) kB/m.exec(rollup)?.[1] ?? anon);
     } catch {
       // smaps_rollup needs Linux 4.14; RSS stands in for PSS
     }
-    return { rss, pss };
+    return { rss, pss, anon };
   } catch {
     return undefined;
   }
@@ -67,21 +71,59 @@ export function markedProcesses(name, value) {
   return found;
 }
 
-/** Sum of RSS and PSS (kB) over the supervisor processes (marked, not services). */
+/** Sum of RSS, PSS and anonymous RSS (kB) over the supervisor processes (marked, not services). */
 export function supervisorMemory(name, value) {
   const processes = markedProcesses(name, value).filter((p) => !p.service);
   let rss = 0;
   let pss = 0;
+  let anon = 0;
   const names = {};
   for (const { pid } of processes) {
     const memory = memoryKb(pid);
     if (!memory) continue;
     rss += memory.rss;
     pss += memory.pss;
+    anon += memory.anon;
     const comm = processName(pid);
     names[comm] = (names[comm] ?? 0) + 1;
   }
-  return { rssKb: rss, pssKb: pss, processes: processes.length, names };
+  return { rssKb: rss, pssKb: pss, anonKb: anon, processes: processes.length, names };
+}
+
+/**
+ * On-CPU nanoseconds of every thread of the supervisor processes (marked, not services), by
+ * "pid/tid", from /proc/<pid>/task/<tid>/schedstat: CPU time rather than wall time, so a
+ * loaded machine still compares. Every thread counts: /proc/<pid>/schedstat alone is the
+ * main thread's (a Go program's work runs on others; Node's GC and libuv pool too).
+ */
+export function supervisorCpuSnapshot(name, value) {
+  const snapshot = new Map();
+  for (const { pid } of markedProcesses(name, value).filter((p) => !p.service)) {
+    let tids;
+    try {
+      tids = fs.readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue; // gone meanwhile
+    }
+    for (const tid of tids) {
+      try {
+        snapshot.set(`${pid}/${tid}`, Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]));
+      } catch {
+        // exited meanwhile
+      }
+    }
+  }
+  return snapshot;
+}
+
+/**
+ * CPU nanoseconds spent between two snapshots: threads born since count from zero; a thread
+ * that ended in between loses its last slice (an undercount, never a negative).
+ */
+export function cpuNsBetween(before, after) {
+  let total = 0;
+  for (const [key, ns] of after) total += Math.max(0, ns - (before.get(key) ?? 0));
+  return total;
 }
 
 /** KILLs every process carrying the marker; returns how many there were. */

@@ -15,6 +15,10 @@ import { nowMs } from './stats.mjs';
 /** One 100-byte line (99 characters and a newline) for the log throughput generator. */
 export const LOG_LINE = `immortal-bench ${'x'.repeat(99 - 'immortal-bench '.length)}`;
 
+/** The generator's last line, as long as the others: what shows that a log is complete
+ *  when timestamps make its size unknown in advance. */
+export const LOG_END = `immortal-bench-end ${'x'.repeat(99 - 'immortal-bench-end '.length)}`;
+
 /** Writes bin/idle, bin/gen and bin/daemon under dir; returns their paths. */
 export function writeServicePrograms(dir, fifo) {
   const bin = path.join(dir, 'bin');
@@ -23,8 +27,9 @@ export function writeServicePrograms(dir, fifo) {
   const programs = {
     // $1 name: announce, then sleep (an idle service).
     idle: `${header}echo "$1 $$" > ${fifo}\nexec sleep 1000000\n`,
-    // $1 name, $2 bytes: announce, write $2 bytes of 100-byte lines to stdout, then idle.
-    gen: `${header}echo "$1 $$" > ${fifo}\nyes '${LOG_LINE}' | head -c "$2"\nexec sleep 1000000\n`,
+    // $1 name, $2 bytes: announce, write $2 bytes of 100-byte lines to stdout (the last one
+    // LOG_END), then idle.
+    gen: `${header}echo "$1 $$" > ${fifo}\nyes '${LOG_LINE}' | head -c "$(($2 - 100))"\necho '${LOG_END}'\nexec sleep 1000000\n`,
     // $1 name, $2 pidfile: daemonize (background child, pidfile written atomically), exit 0.
     daemon: `${header}sleep 1000000 &\necho $! > "$2.new" && mv "$2.new" "$2"\necho "$1 $!" > ${fifo}\nexit 0\n`,
   };

@@ -20,6 +20,13 @@ const IMMORTAL = path.join(repoRoot, 'dist', 'cli', 'immortal.js');
 const IMMORTALCTL = path.join(repoRoot, 'dist', 'cli', 'immortalctl.js');
 const IMMORTALDIR = path.join(repoRoot, 'dist', 'cli', 'immortaldir.js');
 
+/**
+ * Node/V8 flags put before our scripts ($IMMORTAL_BENCH_NODE_FLAGS, space-separated): to
+ * measure a flag (--lite-mode, --max-semi-space-size=1…) across the whole table before
+ * adopting it. Not applied to immortalctl's `node -e 0` baseline.
+ */
+const NODE_FLAGS = (process.env.IMMORTAL_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+
 /** A service to lay out: name, program path and its arguments, optional log capture. */
 // { name, argv: [program, ...args], log: boolean, follow?: pidfile }
 
@@ -126,7 +133,10 @@ function immortalYaml(service, logsDir) {
   // Restart latency is about noticing the exit and starting again: the crash-loop backoff
   // (a feature, on by default) would add its own delay after the 3rd quick crash.
   lines.push('backoff:', '  cap: 0');
-  if (service.log) lines.push('log:', `  file: ${yamlString(path.join(logsDir, `${service.name}.log`))}`);
+  if (service.log) {
+    lines.push('log:', `  file: ${yamlString(path.join(logsDir, `${service.name}.log`))}`);
+    if (service.timestamp) lines.push('  timestamp: true');
+  }
   if (service.follow) lines.push('pid:', `  follow: ${yamlString(service.follow)}`);
   return `${lines.join('\n')}\n`;
 }
@@ -135,6 +145,9 @@ export class Immortal extends Adapter {
   static id = 'immortal';
   static label = 'immortal';
   static follows = true;
+  static followRestarts = true;
+  /** Node.js: V8 shrinks its heap some time after start-up once idle (see measureTen). */
+  static reducesIdleHeap = true;
 
   static missing() {
     return fs.existsSync(IMMORTAL) ? undefined : 'dist/ not built (npm install)';
@@ -152,7 +165,7 @@ export class Immortal extends Adapter {
       const file = path.join(this.dir, 'etc', `${service.name}.yml`);
       fs.mkdirSync(path.dirname(file), { recursive: true });
       fs.writeFileSync(file, immortalYaml(service, path.join(this.dir, 'logs')));
-      this.children.push(startProcess(process.execPath, [IMMORTAL, '-n', '-ctl', service.name, '-c', file], { env: this.env, onLine }));
+      this.children.push(startProcess(process.execPath, [...NODE_FLAGS, IMMORTAL, '-n', '-ctl', service.name, '-c', file], { env: this.env, onLine }));
     }
   }
 
@@ -169,7 +182,7 @@ export class Immortal extends Adapter {
   }
 
   statusCli(name) {
-    return { file: process.execPath, args: [IMMORTALCTL, 'status', name], env: this.env };
+    return { file: process.execPath, args: [...NODE_FLAGS, IMMORTALCTL, 'status', name], env: this.env };
   }
 
   statusApi(name) {
@@ -197,7 +210,7 @@ export class Immortaldir extends Immortal {
     for (const service of services) {
       fs.writeFileSync(path.join(etc, `${service.name}.yml`), immortalYaml(service, path.join(this.dir, 'logs')));
     }
-    this.children.push(startProcess(process.execPath, [IMMORTALDIR, etc], { env: this.env, onLine }));
+    this.children.push(startProcess(process.execPath, [...NODE_FLAGS, IMMORTALDIR, etc], { env: this.env, onLine }));
   }
 }
 
@@ -207,7 +220,7 @@ function layoutServiceDirs(scanDir, services, logCommand) {
   for (const service of services) {
     const serviceDir = path.join(scanDir, service.name);
     writeExecutable(path.join(serviceDir, 'run'), `#!/bin/sh\nexec ${service.argv.join(' ')}\n`);
-    if (service.log) writeExecutable(path.join(serviceDir, 'log', 'run'), `#!/bin/sh\nexec ${logCommand(service.name)}\n`);
+    if (service.log) writeExecutable(path.join(serviceDir, 'log', 'run'), `#!/bin/sh\nexec ${logCommand(service.name, service.timestamp)}\n`);
   }
 }
 
@@ -231,7 +244,8 @@ export class Runit extends Adapter {
       // bigger buffer "for svlogd instances that process a lot of data in short time".
       fs.writeFileSync(path.join(logs, service.name, 'config'), 's0\n');
     }
-    layoutServiceDirs(this.scanDir, services, (name) => `svlogd -b 65536 ${path.join(logs, name)}`);
+    // -tt: a UTC timestamp per line (when asked).
+    layoutServiceDirs(this.scanDir, services, (name, stamp) => `svlogd${stamp ? ' -tt' : ''} -b 65536 ${path.join(logs, name)}`);
     this.services = services;
     this.children.push(startProcess(which('runsvdir'), [this.scanDir], { env: this.ctx.env }));
   }
@@ -286,7 +300,8 @@ export class Daemontools extends Adapter {
   async start(services) {
     const logs = path.join(this.dir, 'logs');
     // s16777215 (the largest multilog allows) n1000: rotated files are kept and counted.
-    layoutServiceDirs(this.scanDir, services, (name) => `multilog s16777215 n1000 ${path.join(logs, name)}`);
+    // t: a TAI64N timestamp per line (when asked).
+    layoutServiceDirs(this.scanDir, services, (name, stamp) => `multilog${stamp ? ' t' : ''} s16777215 n1000 ${path.join(logs, name)}`);
     fs.mkdirSync(logs, { recursive: true });
     this.services = services;
     this.children.push(startProcess(which('svscan'), [this.scanDir], { env: this.ctx.env }));
@@ -342,7 +357,8 @@ export class S6 extends Adapter {
 
   async start(services) {
     const logs = path.join(this.dir, 'logs');
-    layoutServiceDirs(this.scanDir, services, (name) => `s6-log n1000 s16777215 ${path.join(logs, name)}`);
+    // T: an ISO 8601 timestamp per line (when asked).
+    layoutServiceDirs(this.scanDir, services, (name, stamp) => `s6-log n1000 s16777215${stamp ? ' T' : ''} ${path.join(logs, name)}`);
     fs.mkdirSync(logs, { recursive: true });
     this.children.push(startProcess(which('s6-svscan'), [this.scanDir], { env: this.ctx.env }));
   }
@@ -382,6 +398,8 @@ export class S6 extends Adapter {
 export class Supervisord extends Adapter {
   static id = 'supervisord';
   static label = 'supervisord';
+  /** It has no option to timestamp a program's output lines. */
+  static timestamps = false;
 
   static missing() {
     return which('supervisord') && which('supervisorctl') ? undefined : 'not installed (apt-get install supervisor)';
@@ -473,6 +491,7 @@ export function pm2ModuleDir() {
 export class Pm2 extends Adapter {
   static id = 'pm2';
   static label = 'pm2';
+  static reducesIdleHeap = true;
 
   static missing() {
     return which('pm2') ? undefined : 'not installed (npm i -g pm2)';
@@ -492,6 +511,7 @@ export class Pm2 extends Adapter {
       interpreter: 'none',
       autorestart: true,
       merge_logs: true,
+      ...(service.timestamp ? { time: true } : {}),
       out_file: service.log ? path.join(logs, `${service.name}.log`) : path.join(this.dir, 'pm2', 'logs', `${service.name}-out.log`),
       error_file: path.join(this.dir, 'pm2', 'logs', `${service.name}-err.log`),
     }));
@@ -527,55 +547,166 @@ export class Pm2 extends Adapter {
 }
 
 
-// ---- the Go immortal ------------------------------------------------------------------------
+// ---- the Go original ---------------------------------------------------------------------
 
-/** An `immortal` on PATH that is a native binary (ELF), not this package's node script. */
-function goImmortalBinary() {
-  const file = which('immortal');
-  if (!file) return undefined;
+/**
+ * Where the Go original's binaries are: $IMMORTAL_GO_DIR, else ../shared/oracle/go-immortal
+ * beside the repository (or beside its main checkout, in a git worktree), else an `immortal`
+ * ELF binary on PATH (with its immortalctl and immortaldir next to it). Undefined when none
+ * of them is there: its columns are n/a.
+ */
+export function goImmortalDir() {
+  const candidates = [];
+  if (process.env.IMMORTAL_GO_DIR) candidates.push(path.resolve(process.env.IMMORTAL_GO_DIR));
+  else {
+    candidates.push(path.join(repoRoot, '..', 'shared', 'oracle', 'go-immortal'));
+    // In a `git worktree`, beside the main checkout too (.git is then a file naming it).
+    const mainCheckout = mainWorktreeOf(repoRoot);
+    if (mainCheckout) candidates.push(path.join(mainCheckout, '..', 'shared', 'oracle', 'go-immortal'));
+    const onPath = which('immortal');
+    if (onPath) candidates.push(path.dirname(fs.realpathSync(onPath)));
+  }
+  return candidates.find((dir) => isElf(path.join(dir, 'immortal')) && isElf(path.join(dir, 'immortalctl')));
+}
+
+/** The main checkout of a linked worktree ("gitdir: <main>/.git/worktrees/<name>"), if any. */
+function mainWorktreeOf(dir) {
   try {
-    const fd = fs.openSync(fs.realpathSync(file), 'r');
-    const head = Buffer.alloc(4);
-    fs.readSync(fd, head, 0, 4, 0);
-    fs.closeSync(fd);
-    return head.toString('latin1') === '\x7fELF' ? file : undefined;
+    const match = /^gitdir: (.*)\/\.git\/worktrees\/[^/]+\s*$/.exec(fs.readFileSync(path.join(dir, '.git'), 'utf8'));
+    return match?.[1];
   } catch {
     return undefined;
   }
 }
 
+function isElf(file) {
+  try {
+    const fd = fs.openSync(file, 'r');
+    const head = Buffer.alloc(4);
+    fs.readSync(fd, head, 0, 4, 0);
+    fs.closeSync(fd);
+    return head.toString('latin1') === '\x7fELF';
+  } catch {
+    return false;
+  }
+}
+
+const GO_MISSING = `not found: set IMMORTAL_GO_DIR to the directory of its immortal, immortalctl and immortaldir binaries (default ../shared/oracle/go-immortal beside the repository or its main git worktree)`;
+
+/** Its run.yml: the same keys as ours, minus `backoff` (it has no crash-loop backoff). */
+function goYaml(service, logsDir) {
+  const lines = [`cmd: ${service.argv.join(' ')}`];
+  if (service.log) {
+    lines.push('log:', `  file: ${yamlString(path.join(logsDir, `${service.name}.log`))}`);
+    if (service.timestamp) lines.push('  timestamp: true');
+  }
+  if (service.follow) lines.push('pid:', `  follow: ${yamlString(service.follow)}`);
+  return `${lines.join('\n')}\n`;
+}
+
 /**
- * The Go original: same flags, run.yml and socket, so the immortal adapter drives it with its
- * own binaries. Its log lines differ, so the follow measurement is not taken from it (its
- * Linux follow polls /proc/<pid> once a second: go/watchpid_linux.go).
+ * The Go original, run as a black box: `immortal -n -ctl NAME -c run.yml` per service, the
+ * same layout as our immortal column. It keeps its service running on SIGTERM, so stop() asks
+ * each one to `immortalctl halt` (service and supervisor exit) first. Its socket answers `/`
+ * (not `/status`). Its follow log lines differ from ours: only "followed pid killed → running
+ * again" (seen through the start feed) is measured for it.
  */
 export class GoImmortal extends Immortal {
   static id = 'go-immortal';
   static label = 'immortal (Go)';
   static follows = false;
+  static followRestarts = true;
+  static reducesIdleHeap = false;
 
   static missing() {
-    return goImmortalBinary()
-      ? undefined
-      : 'not installed: packaged neither by Debian 12 nor by npm, and building it needs the Go module proxy, which this machine cannot reach';
+    return goImmortalDir() ? undefined : GO_MISSING;
+  }
+
+  get bin() {
+    return goImmortalDir();
+  }
+
+  get env() {
+    // Its immortaldir execs `immortal` from PATH: the Go one must come first.
+    return { ...super.env, PATH: `${this.bin}:${this.ctx.env.PATH ?? '/usr/bin:/bin'}` };
+  }
+
+  writeConfigs(services) {
+    for (const dir of ['sdir', 'home', 'logs', 'etc']) fs.mkdirSync(path.join(this.dir, dir), { recursive: true });
+    for (const service of services) {
+      fs.writeFileSync(path.join(this.dir, 'etc', `${service.name}.yml`), goYaml(service, path.join(this.dir, 'logs')));
+    }
+    this.services = services;
   }
 
   async start(services, { onLine } = {}) {
-    const binary = goImmortalBinary();
-    for (const dir of ['sdir', 'home', 'logs', 'etc']) fs.mkdirSync(path.join(this.dir, dir), { recursive: true });
+    this.writeConfigs(services);
     for (const service of services) {
       const file = path.join(this.dir, 'etc', `${service.name}.yml`);
-      const lines = [`cmd: ${service.argv.join(' ')}`];
-      if (service.log) lines.push('log:', `  file: ${yamlString(path.join(this.dir, 'logs', `${service.name}.log`))}`);
-      fs.writeFileSync(file, `${lines.join('\n')}\n`);
-      this.children.push(startProcess(binary, ['-n', '-ctl', service.name, '-c', file], { env: this.env, onLine }));
+      this.children.push(startProcess(path.join(this.bin, 'immortal'), ['-n', '-ctl', service.name, '-c', file], { env: this.env, onLine }));
     }
   }
 
+  haltAll() {
+    for (const service of this.services ?? []) runQuiet(path.join(this.bin, 'immortalctl'), ['halt', service.name], this.env, 10000);
+  }
+
+  async stop() {
+    this.haltAll();
+    for (const child of this.children) await waitExit(child, 5000);
+    for (const child of this.children) {
+      try {
+        child.kill('SIGTERM');
+      } catch {
+        // gone
+      }
+    }
+    return this.sweep();
+  }
+
   statusCli(name) {
-    const ctl = which('immortalctl');
-    return { file: ctl, args: ['status', name], env: this.env };
+    return { file: path.join(this.bin, 'immortalctl'), args: ['status', name], env: this.env };
+  }
+
+  statusApi(name) {
+    const socketPath = path.join(this.dir, 'sdir', name, 'immortal.sock');
+    return async () => JSON.parse(await httpOverUnix(socketPath, { urlPath: '/' })).pid;
   }
 }
 
-export const BASELINE_COLUMNS = [Immortal, Immortaldir, GoImmortal, Runit, Daemontools, S6, Supervisord, Pm2];
+/**
+ * The Go immortaldir: it scans a directory of run.yml files and starts one detached
+ * `immortal -c FILE -ctl NAME` per file (found on PATH: the Go one). Memory counts the
+ * scanner and every one of those supervisors.
+ */
+export class GoImmortaldir extends GoImmortal {
+  static id = 'go-immortaldir';
+  static label = 'immortaldir (Go)';
+
+  static missing() {
+    const dir = goImmortalDir();
+    if (!dir) return GO_MISSING;
+    return isElf(path.join(dir, 'immortaldir')) ? undefined : `no immortaldir binary in ${dir}`;
+  }
+
+  async start(services, { onLine } = {}) {
+    this.writeConfigs(services);
+    this.children.push(startProcess(path.join(this.bin, 'immortaldir'), [path.join(this.dir, 'etc')], { env: this.env, onLine }));
+  }
+
+  async stop() {
+    // The scanner first, so it does not start again what halt stops.
+    for (const child of this.children) {
+      try {
+        child.kill('SIGTERM');
+      } catch {
+        // gone
+      }
+    }
+    for (const child of this.children) await waitExit(child, 5000);
+    this.haltAll();
+    return this.sweep();
+  }
+}
+
+export const BASELINE_COLUMNS = [Immortal, Immortaldir, GoImmortal, GoImmortaldir, Runit, Daemontools, S6, Supervisord, Pm2];

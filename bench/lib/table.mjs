@@ -11,14 +11,48 @@ export const ROWS = [
     label: 'idle RSS, 1 service (all supervisor processes)',
     cell: (r) => `${fmt(mib(r.rssKb))} MiB (${r.processes} proc)`,
   },
+  {
+    key: 'ten',
+    label: '10 services: PSS / anonymous RSS per service (smaps_rollup, supervisor processes), 3 s after start (--quick: 1 s)',
+    cell: (r) => `${fmt(mib(r.pssKb))} / ${fmt(mib(r.anonKb))} MiB`,
+  },
+  {
+    key: 'tenSteady',
+    from: 'ten',
+    label: '10 services: PSS / anonymous RSS per service once idle (least in 60 s: V8 shrinks an idle heap)',
+    cell: (r) => (r.steady ? `${fmt(mib(r.steady.pssKb))} / ${fmt(mib(r.steady.anonKb))} MiB` : '= above'),
+  },
   { key: 'restart', label: 'restart after kill -9: p50 / max', cell: (r) => ms(r) },
   {
+    key: 'restartCpu',
+    from: 'restart',
+    label: 'supervisor CPU time per restart (schedstat; robust to load)',
+    cell: (r) => (r.cpuMsPerRestart === undefined ? 'n/a' : `${fmt(r.cpuMsPerRestart)} ms`),
+  },
+  {
     key: 'log',
-    label: 'log throughput, 100-byte lines (% of direct redirect)',
-    cell: (r, direct) => `${fmt(r.mbPerSecond)} MB/s${direct?.mbPerSecond ? ` (${Math.round((100 * r.mbPerSecond) / direct.mbPerSecond)}%)` : ''}`,
+    label: 'log throughput, 100-byte lines (× direct redirect, without start-up)',
+    cell: (r, direct) => `${fmt(r.mbPerSecond)} MB/s${direct?.mbPerSecond ? ` (${(r.mbPerSecond / direct.mbPerSecond).toFixed(2)}×)` : ''}`,
+  },
+  {
+    key: 'logTs',
+    label: 'log throughput with a timestamp per line (× direct redirect)',
+    cell: (r, direct) => `${fmt(r.mbPerSecond)} MB/s${direct?.mbPerSecond ? ` (${(r.mbPerSecond / direct.mbPerSecond).toFixed(2)}×)` : ''}`,
+  },
+  {
+    key: 'logCpu',
+    from: 'log',
+    label: 'log: supervisor CPU per MB, without / with timestamps',
+    cell: (r, direct, all) => `${fmt(r.cpuMsPerMb)} / ${all?.logTs?.cpuMsPerMb === undefined ? 'n/a' : fmt(all.logTs.cpuMsPerMb)} ms`,
   },
   { key: 'follow', label: 'follow-pid exit detection: p50 / max', cell: (r) => ms(r) },
+  { key: 'followRestart', label: 'follow-pid: followed pid killed → running again: p50 / max', cell: (r) => ms(r) },
   { key: 'statusCli', label: 'status via its CLI: p50 / p99', cell: (r) => ms(r, 'p50', 'p99') },
+  {
+    key: 'statusCliVsNode',
+    label: 'status via its CLI ÷ `node -e 0` (p50, run alternately)',
+    cell: (r) => `${r.ratio.toFixed(2)}× (${fmt(r.nodeP50)} ms)`,
+  },
   { key: 'statusApi', label: 'status via socket / RPC / status file: p50 / p99', cell: (r) => ms(r, 'p50', 'p99') },
   {
     key: 'hundred',
@@ -50,7 +84,7 @@ export function renderTable(columns, results, direct, hundred = 100) {
         notes.get(key).add(row.from ?? row.key);
         return 'n/a';
       }
-      let text = row.cell(value, direct);
+      let text = row.cell(value, direct, results[column.id]);
       if (value.partial) text += ' *';
       return text;
     });
