@@ -53,6 +53,10 @@ export interface ServiceRecord {
   error: string | null;
   /** The file the service's output is written to (run.yml `log.file`, `-l`), if any. */
   logFile: string | null;
+  /** The supervisor's own restarts of the running service, by cause (health, watchdog, memory). */
+  restarts: Record<string, number>;
+  /** The latest of them: cause, reason ("memory 412M > 400M"), Unix ms. */
+  lastRestart: { cause: string; reason: string; at: number } | null;
   /** Live processes of the whole service (its cgroup, or what the supervisor tracked); null when unknown. */
   processes: number | null;
   /** Their resident memory, in bytes. */
@@ -83,6 +87,8 @@ export function serviceRecord(name: string, snapshot: StatusSnapshot | undefined
       name,
       state: extras.stopping ? 'stopping' : extras.error ? 'error' : 'starting',
       want: null,
+      restarts: {},
+      lastRestart: null,
       pid: 0,
       following: false,
       uptime: null,
@@ -109,6 +115,8 @@ export function serviceRecord(name: string, snapshot: StatusSnapshot | undefined
     lastExit: snapshot.lastExit ? { ...snapshot.lastExit, text: exitText(snapshot.lastExit.code, snapshot.lastExit.signal) } : null,
     note: snapshot.note ?? null,
     startError: snapshot.lastStartError ?? null,
+    restarts: { ...snapshot.restarts },
+    lastRestart: snapshot.lastRestart ?? null,
     logError: snapshot.logError ?? null,
     ...tail,
   };

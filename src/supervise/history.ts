@@ -3,7 +3,7 @@
 // waiting. The state machine (supervisor.ts) decides what happens now; this only remembers.
 
 import { backoffDelayMs } from './backoff';
-import type { ExitRecord } from './service';
+import type { ExitRecord, RestartCause, RestartRecord } from './service';
 
 export interface HistoryRules {
   /** The 1 s rule (restart-rule.ts). */
@@ -28,6 +28,9 @@ export class RunHistory {
   lastStartFailed = false;
   /** Current crash-loop delay on top of the 1 s rule. */
   backoffMs = 0;
+  /** The supervisor's own restarts (health, watchdog, memory), by cause, and the latest. */
+  readonly restarts: Partial<Record<RestartCause, number>> = {};
+  lastRestart?: RestartRecord;
   private quickExits = 0;
   private lastAttemptMono = -Infinity;
 
@@ -79,6 +82,12 @@ export class RunHistory {
    */
   handedOver(): void {
     this.quickExits = Math.max(0, this.quickExits - 1);
+  }
+
+  /** The supervisor restarts a running service itself: counted, and the reason kept for status. */
+  restartedFor(cause: RestartCause, reason: string): void {
+    this.restarts[cause] = (this.restarts[cause] ?? 0) + 1;
+    this.lastRestart = { cause, reason, at: Date.now() };
   }
 
   /** An operator's up/once: retries count anew; `up` also forgets the crash-loop history. */

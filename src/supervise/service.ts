@@ -1,6 +1,18 @@
 // What the control socket, immortalctl and immortaldir may ask of one supervised service.
 // The Supervisor implements it; nothing outside supervisor.ts and machine.ts changes a service's state.
 
+/** Why the supervisor restarted a running service itself (not a crash, not the operator). */
+export type RestartCause = 'health' | 'watchdog' | 'memory';
+
+/** The supervisor's own latest restart of a running service. */
+export interface RestartRecord {
+  cause: RestartCause;
+  /** For the operator: "health: 3 failed probes (connect ECONNREFUSED)", "memory 412M > 400M". */
+  reason: string;
+  /** Date.now() of the decision. */
+  at: number;
+}
+
 export interface ExitRecord {
   /** Exit code, or null when killed by a signal. */
   code: number | null;
@@ -31,6 +43,9 @@ export interface StatusSnapshot {
   /** 'up' (restart on exit), 'down' (stopped by the operator or retries used up), 'once'. */
   want: 'up' | 'down' | 'once';
   lastExit?: ExitRecord;
+  /** The supervisor's own restarts of a running service, by cause, and the latest one. */
+  restarts: Partial<Record<RestartCause, number>>;
+  lastRestart?: RestartRecord;
   /** Starts refused by spawn (ENOENT, EACCES…), and the last such error. */
   startFailures: number;
   lastStartError?: string;

@@ -18,7 +18,8 @@
 //   post-exit-done       a post_exit command exited
 //   finish-bound         stop_timeout passed while `finished` waits for post_exit
 // Operator commands: up, once, down, signal, halt (and shutdown = SIGTERM/SIGINT to us),
-// exit/abandon (finish, leaving the service running). "✗ text" is the `Err` answered;
+// exit/abandon (finish, leaving the service running). The supervisor's own command:
+// restart-for(cause) — a failing health probe, a silent watchdog, memory over restart_if. "✗ text" is the `Err` answered;
 // `then` is what a stop leads to (down | restart | finish with a reason).
 //
 // new                     constructed, begin() not called yet
@@ -60,6 +61,7 @@
 //   down                → stopping      then down
 //   halt                → stopping      then finish
 //   signal              → running       sent to proc's pid
+//   restart-for(cause)  → stopping      then restart; counted by cause, reason in status
 //   abandon             → finished      proc left running (child.pid kept for re-adoption)
 //
 // searching-pidfile       proc exited, members are left; pid.follow may name its successor

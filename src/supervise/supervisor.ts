@@ -5,7 +5,7 @@
 
 import { kill } from '../native';
 import { ServiceStateMachine, type SupervisorOptions } from './machine';
-import type { ServiceControl, ServiceUsage, StatusSnapshot } from './service';
+import type { RestartCause, ServiceControl, ServiceUsage, StatusSnapshot } from './service';
 import { coarseState, trackedProcess, unreachable, type SupervisorState } from './states';
 import { signalDraining } from './stopping';
 import { letGo } from './tracked-process';
@@ -108,6 +108,26 @@ export class Supervisor extends ServiceStateMachine implements ServiceControl {
     return '';
   }
 
+  /**
+   * A graceful restart the supervisor decides itself (a failing health probe, a silent
+   * watchdog, memory over `restart_if`): TERM → KILL after stop_timeout, like a stop, then the
+   * next start under the 1 s rule. Counted by cause; the reason shows in status. Only a
+   * running service is restarted: in any other state there is nothing to restart.
+   */
+  restartFor(cause: RestartCause, reason: string): void {
+    const s = this.state;
+    switch (s.name) {
+      case 'running':
+        this.opts.log(`restarting: ${reason}`);
+        this.history.restartedFor(cause, reason);
+        return this.stopService(s.proc, 'restart');
+      case 'new': case 'start-due': case 'checking-preconditions': case 'searching-pidfile': case 'stopping':
+      case 'draining': case 'stopping-leftovers': case 'down': case 'finished':
+        return;
+      default: return unreachable(s);
+    }
+  }
+
   exit(): string {
     // The Go original's wording, which operators' scripts may match on.
     if (!this.opts.allowExit) return 'set environment variable IMMORTAL_EXIT to exit';
@@ -142,6 +162,8 @@ export class Supervisor extends ServiceStateMachine implements ServiceControl {
       note: this.waitNote(),
       want: this.want,
       lastExit: h.lastExit,
+      restarts: { ...h.restarts },
+      lastRestart: h.lastRestart,
       startFailures: h.startFailures,
       lastStartError: h.lastStartError,
       backoffMs: h.backoffMs,
