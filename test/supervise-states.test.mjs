@@ -42,6 +42,7 @@ test('the coarse state (immortaldir, tests) keeps the five values of before', ()
     'searching-pidfile': 'waiting',
     'stopping': 'stopping',
     'draining': 'stopping',
+    'stopping-leftovers': 'stopping',
     'down': 'down',
     'finished': 'finished',
   });
