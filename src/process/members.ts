@@ -58,6 +58,11 @@ export class ServiceMembers {
   private readonly sessions = new Set<number>();
   private readonly groups = new Set<number>();
   private lastUsage?: { at: number; usage: Usage };
+  /**
+   * Whether a process carries the marker, by pid and start time: its environment as it was
+   * at exec does not change, so each process's is read once, not at every scan.
+   */
+  private readonly markerSeen = new Map<number, { startTicks: number; carries: boolean }>();
 
   constructor(private readonly opts: MembersOptions) {
     this.marker = `${markerName}=${opts.superviseDir}`;
@@ -171,7 +176,7 @@ export class ServiceMembers {
     const members = new Map<number, ProcessEntry>();
     for (const entry of table) {
       if (entry.pid === process.pid) continue;
-      if (isMember(entry) || environHas(entry.pid, this.marker)) members.set(entry.pid, entry);
+      if (isMember(entry) || this.carriesMarker(entry)) members.set(entry.pid, entry);
     }
     // Descendants of members are members: a worker forked into a session of its own.
     for (let grew = true; grew;) {
@@ -184,8 +189,30 @@ export class ServiceMembers {
         }
       }
     }
+    this.forgetUnused(table);
     for (const entry of members.values()) if (entry.session !== self?.session) this.remember(entry);
     return [...members.values()];
+  }
+
+  private carriesMarker(entry: ProcessEntry): boolean {
+    const seen = this.markerSeen.get(entry.pid);
+    if (seen && seen.startTicks === entry.startTicks) return seen.carries;
+    const carries = environHas(entry.pid, this.marker);
+    this.markerSeen.set(entry.pid, { startTicks: entry.startTicks, carries });
+    return carries;
+  }
+
+  /**
+   * A session or group id nobody uses any more is forgotten, and so is what we knew of gone
+   * pids: once freed, an id can be reused by a stranger, who must never become a member.
+   */
+  private forgetUnused(table: ProcessEntry[]): void {
+    const live = new Set(table.map((entry) => entry.pid));
+    const sessions = new Set(table.map((entry) => entry.session));
+    const groups = new Set(table.map((entry) => entry.pgrp));
+    for (const session of this.sessions) if (!sessions.has(session)) this.sessions.delete(session);
+    for (const group of this.groups) if (!groups.has(group)) this.groups.delete(group);
+    for (const pid of this.markerSeen.keys()) if (!live.has(pid)) this.markerSeen.delete(pid);
   }
 
   private remember(entry: ProcessEntry): void {
@@ -195,7 +222,6 @@ export class ServiceMembers {
     if (entry.pgrp > 1 && entry.pgrp !== self?.pgrp) this.groups.add(entry.pgrp);
   }
 }
-
 
 /**
  * The cgroup's directory name: the service's name, and a digest of its supervise dir, so

@@ -12,6 +12,8 @@ export interface ProcessEntry {
   cpuSeconds: number;
   /** Resident set in bytes. */
   rssBytes: number;
+  /** Start time in clock ticks since boot: with the pid, names one process (pids are reused). */
+  startTicks: number;
 }
 
 const clockTicksPerSecond = 100; // USER_HZ, fixed for /proc on every Linux ABI
@@ -48,7 +50,12 @@ export function readEntry(pid: number): ProcessEntry | undefined {
   // Kernel threads have no memory map (rss 0) and descend from kthreadd (pid 2).
   if (state === 'Z' || state === 'X' || pid === 2 || ppid === 2) return undefined;
   const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
-  return { pid, ppid, pgrp, session, cpuSeconds: ticks / clockTicksPerSecond, rssBytes: Number(fields[21]) * pageSize };
+  return {
+    pid, ppid, pgrp, session,
+    cpuSeconds: ticks / clockTicksPerSecond,
+    rssBytes: Number(fields[21]) * pageSize,
+    startTicks: Number(fields[19]),
+  };
 }
 
 /** Whether pid's environment (as it was at exec) holds the exact NAME=VALUE entry. */
