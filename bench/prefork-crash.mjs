@@ -78,7 +78,9 @@ function startSupervisor(kind, scenario, dir, port) {
   } else {
     const yml = path.join(dir, 'prefork.yml');
     const pid = scenario.daemonize ? `pid:\n  follow: ${pidfile}\n  grace: 0.5\n` : '';
-    fs.writeFileSync(yml, `cmd: ${args.join(' ')}\n${pid}stop_timeout: 2\n`);
+    // No crash-loop backoff: every trial is a crash, and this measures recovery, not the
+    // backoff's delay (the Go original has none).
+    fs.writeFileSync(yml, `cmd: ${args.join(' ')}\n${pid}stop_timeout: 2\nbackoff:\n  cap: 0\n`);
     argv = [process.execPath, IMMORTAL, '-n', '-ctl', path.join(dir, 'sv'), '-c', yml];
     if (kind === 'tracked') env.IMMORTAL_CGROUP = 'off';
   }
