@@ -169,7 +169,8 @@ test('200 services: every row, uniform rows, and a stop among them still shows l
   const run = await startDashboard(t, { files });
   const browser = await openBrowser(t);
   const { page, problems, requests } = await watchedPage(browser);
-  await page.goto(run.url, { waitUntil: 'domcontentloaded' });
+  // immortaldir is busy starting 200 services: the page may take long to come on a loaded machine.
+  await page.goto(run.url, { waitUntil: 'domcontentloaded', timeout: 120000 });
   await page.waitForFunction(() => document.querySelectorAll('tbody tr .s-up').length === 200, { timeout: 120000 });
   // The last row has no bottom border; every other one is the same height.
   const heights = await page.$$eval('tbody tr:not(:last-child)', (trs) => [...new Set(trs.map((tr) => tr.getBoundingClientRect().height))]);
