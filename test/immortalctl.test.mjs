@@ -43,7 +43,8 @@ function newWorld() {
 /** Four services covering every row kind: up, down, following, not started yet. */
 async function severalServices(world) {
   const [api, db, unicorn, worker] = await Promise.all([
-    world.userService('api', { pid: 100, running: true, upForMs: 61_000, cmd: 'node api.js', count: 2 }),
+    world.userService('api', { pid: 100, running: true, upForMs: 61_000, cmd: 'node api.js', count: 2,
+      usage: { processes: 3, memoryBytes: 52428800, cpuSeconds: 1.25 } }),
     world.systemService('db', { downForMs: 3_723_400, cmd: 'postgres -D /data', count: 1 }),
     world.systemService('unicorn', { pid: 300, running: true, fpid: true, upForMs: 500, cmd: 'unicorn -c u.rb', count: 1 }),
     world.systemService('worker', { cmd: 'sleep 1', note: 'Starting in 1.5 seconds' }),
@@ -136,11 +137,12 @@ describe('--json', () => {
     const result = await world.ctl(['--json']);
     assert.equal(result.code, 0);
     assert.deepEqual(JSON.parse(result.stdout), [
-      { name: 'api', dir: services.api.superviseDir, pid: 100, up: '1m1.0s', cmd: 'node api.js', fpid: false, count: 2 },
-      { name: 'db', dir: services.db.superviseDir, pid: 0, down: '1h2m3.4s', cmd: 'postgres -D /data', fpid: false, count: 1 },
+      // processes, memory (bytes) and cpu (seconds) of the whole service come from GET /service.
+      { name: 'api', dir: services.api.superviseDir, pid: 100, up: '1m1.0s', cmd: 'node api.js', fpid: false, count: 2, processes: 3, memory: 52428800, cpu: 1.25 },
+      { name: 'db', dir: services.db.superviseDir, pid: 0, down: '1h2m3.4s', cmd: 'postgres -D /data', fpid: false, count: 1, processes: 0, memory: 0, cpu: 0 },
       { name: 'gone', dir: gone.superviseDir, error: 'stale socket (connection refused)' },
-      { name: 'unicorn', dir: services.unicorn.superviseDir, pid: 300, up: '0.5s', cmd: 'unicorn -c u.rb', fpid: true, count: 1 },
-      { name: 'worker', dir: services.worker.superviseDir, pid: 0, cmd: 'sleep 1', fpid: false, count: 0, status: 'Starting in 1.5 seconds' },
+      { name: 'unicorn', dir: services.unicorn.superviseDir, pid: 300, up: '0.5s', cmd: 'unicorn -c u.rb', fpid: true, count: 1, processes: 1, memory: 0, cpu: 0 },
+      { name: 'worker', dir: services.worker.superviseDir, pid: 0, cmd: 'sleep 1', fpid: false, count: 0, status: 'Starting in 1.5 seconds', processes: 0, memory: 0, cpu: 0 },
     ]);
   });
 
