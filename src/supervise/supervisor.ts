@@ -4,7 +4,8 @@
 // like the machine's events do.
 
 import { kill } from '../native';
-import { ServiceStateMachine, type SupervisorOptions } from './machine';
+import type { SupervisorOptions } from './machine';
+import { ReadyStateMachine } from './ready-machine';
 import type { RestartCause, ServiceControl, ServiceUsage, StatusSnapshot } from './service';
 import { coarseState, trackedProcess, unreachable, type SupervisorState } from './states';
 import { signalDraining } from './stopping';
@@ -13,7 +14,7 @@ import { letGo } from './tracked-process';
 export type { SupervisorOptions } from './machine';
 export type { FinishReason, SupervisorState } from './states';
 
-export class Supervisor extends ServiceStateMachine implements ServiceControl {
+export class Supervisor extends ReadyStateMachine implements ServiceControl {
   readonly name: string;
   readonly superviseDir: string;
   readonly ownerUid: number;
@@ -171,6 +172,7 @@ export class Supervisor extends ServiceStateMachine implements ServiceControl {
       backoffMs: h.backoffMs,
       logDroppedLines: this.opts.output.droppedLines(),
       logError: this.opts.output.lastError(),
+      ...this.readinessSnapshot(),
     };
   }
 
