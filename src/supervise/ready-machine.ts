@@ -126,7 +126,8 @@ export abstract class ReadyStateMachine extends ServiceStateMachine {
     if (this.state !== starting) return;
     starting.timer = undefined;
     const seconds = this.config.ready!.timeout;
-    const err = new Error(`not ready within ${seconds} s${this.probeError ? ` (last probe: ${this.probeError})` : ''}`);
+    // A code, like spawn's errors: `immortal -n` prints the message alone, as its one line.
+    const err = Object.assign(new Error(`not ready within ${seconds} s${this.probeError ? ` (last probe: ${this.probeError})` : ''}`), { code: 'ENOTREADY' });
     this.history.startFailed(err);
     this.opts.log(`start failed: ${err.message}`);
     const first = this.outcome.firstStartFailed(err) && (this.opts.failFirstStart ?? true);
