@@ -145,6 +145,12 @@ export class ServiceTable {
     entry.runtime = runtime;
     entry.runningHash = desired.file.hash;
     entry.logFile = desired.config!.log?.file;
+    // Ready: what requires it starts now, not at its next 1 s check (docs/readiness.md).
+    runtime.supervisor.whenReady = () => {
+      for (const other of this.entries.values()) {
+        if (other.desired?.config?.require.includes(entry.name)) other.runtime?.supervisor.recheckHeldStart();
+      }
+    };
     runtime.supervisor.begin();
     void runtime.supervisor.finished.then((reason) => this.onFinished(entry, runtime, reason));
   }

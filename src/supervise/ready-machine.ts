@@ -47,6 +47,15 @@ export abstract class ReadyStateMachine extends ServiceStateMachine {
 
   abstract restartFor(cause: RestartCause, reason: string): void;
 
+  /** Called each time the service becomes ready (immortaldir wakes what requires it). */
+  whenReady?: () => void;
+
+  /** A start held back by `require:` is checked again now, not at the next 1 s retry. */
+  recheckHeldStart(): void {
+    const s = this.state;
+    if (s.name === 'start-due' && s.held !== undefined) this.scheduleStart(0, s.held);
+  }
+
   readinessSnapshot(): ReadinessSnapshot {
     const s = this.state;
     return {
@@ -103,7 +112,10 @@ export abstract class ReadyStateMachine extends ServiceStateMachine {
     const now = this.state;
     if (left.name === 'starting' && now !== left) this.endReadyWait();
     if (left.name === 'running' && now.name !== 'running') this.endRunningWatch();
-    if (now.name === 'running' && left.name !== 'running') this.beginRunningWatch();
+    if (now.name === 'running' && left.name !== 'running') {
+      this.beginRunningWatch();
+      this.whenReady?.();
+    }
     if (now.name === 'finished') {
       this.endReadyWait();
       this.closePipe();
