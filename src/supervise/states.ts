@@ -126,11 +126,8 @@
 //
 // ── Where the states of the next issues go ──────────────────────────────────────────────
 // Add each to the `State` union below: the compiler then lists every event to decide.
-// • starting → running (issue 14, readiness): spawn leads to `starting` (not ready yet;
-//   probe or notify pending, ready.timeout armed); ready → running; timeout → stopping then
-//   restart, counted as a failed start. `require:` waits for running.
-// • unhealthy (issue 14, health/watchdog): running with failing probes → unhealthy (counting);
-//   healthy again → running; `failures` reached or watchdog silent → stopping then restart.
+// • starting (issue 14) is above; health and the watchdog need no state of their own: they
+//   count while running and end in restart-for (ready-machine.ts, health.ts).
 // • upgrading (issue 20, overlapped upgrade): running + upgrade → upgrading {old, next}: next
 //   starting on the held sockets; ready → stopping old (then: running with next); next fails →
 //   stop next only, old stays running.
