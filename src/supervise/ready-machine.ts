@@ -73,8 +73,7 @@ export abstract class ReadyStateMachine extends ServiceStateMachine {
     const ready = this.config.ready;
     this.closePipe();
     if (ready?.notify === 'systemd') {
-      this.notifySocket ??= new NotifySocket(this.config.superviseDir, this.opts.launch.user, (msg, fields) => this.onNotify(msg, fields), this.opts.log);
-      const env = [`NOTIFY_SOCKET=${this.notifySocket.path}`];
+      const env = [`NOTIFY_SOCKET=${this.openNotifySocket().path}`];
       if (this.config.watchdog) env.push(`WATCHDOG_USEC=${Math.round(this.config.watchdog * 1e6)}`);
       return { env };
     }
@@ -186,7 +185,20 @@ export abstract class ReadyStateMachine extends ServiceStateMachine {
 
   // ── while running ───────────────────────────────────────────────────────────────────
 
+  private openNotifySocket(): NotifySocket {
+    this.notifySocket ??= new NotifySocket(this.config.superviseDir, this.opts.launch.user, (msg, fields) => this.onNotify(msg, fields), this.opts.log);
+    return this.notifySocket;
+  }
+
   private beginRunningWatch(): void {
+    // A service adopted from an earlier supervisor still sends to the same path: listen there too.
+    if (this.config.ready?.notify === 'systemd' && this.notifySocket === undefined) {
+      try {
+        this.openNotifySocket();
+      } catch (err) {
+        this.opts.log(`notify socket: ${(err as Error).message}`);
+      }
+    }
     this.health?.begin((reason) => this.restartFor('health', reason));
     if (this.config.watchdog && this.config.ready?.notify === 'systemd') this.armWatchdog();
   }
