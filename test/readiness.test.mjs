@@ -9,8 +9,9 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { describe, test } from 'node:test';
-import { DEADLINE_MS, FIXTURE_DIR, gone, request, sandbox, waitFor } from './cli-helpers.mjs';
+import { after, before, describe, test } from 'node:test';
+import { DEADLINE_MS, FIXTURE_DIR, gone, isRoot, request, sandbox, waitFor } from './cli-helpers.mjs';
+import { createUser, removeUser } from './helpers.mjs';
 import { startDir } from './fixtures/dir-harness.mjs';
 
 const NOTIFY_SERVICE = path.join(FIXTURE_DIR, 'sd_notify_service.py');
@@ -229,5 +230,30 @@ describe('require: waits for ready', { concurrency: 2 }, () => {
     fs.writeFileSync(goFile, '');
     await waitForRecord(run.socket('app'), (r) => r.pid > 0, 'app started once db is ready');
     await run.stop();
+  });
+});
+
+const haveUseradd = spawnSync('sh', ['-c', 'command -v useradd'], { encoding: 'utf8' }).status === 0;
+const NOTIFY_USER = 'imm_ready_user';
+
+describe('notify: systemd for a -u service', { skip: !isRoot ? 'needs root' : !haveUseradd ? 'needs useradd' : false }, () => {
+  before(() => createUser(NOTIFY_USER));
+  after(() => removeUser(NOTIFY_USER));
+
+  test('the socket belongs to the user (0600) and the service, as that user, becomes ready', async (t) => {
+    const box = sandbox(t);
+    fs.chmodSync(box.dir, 0o755); // the user must reach the supervise dir, as in /var/run/immortal
+    const go = box.path('go');
+    const yml = box.write('svc.yml', `cmd: ${NOTIFY_SERVICE} --ready-when ${go}\nuser: ${NOTIFY_USER}\nready: {notify: systemd}\n`);
+    const run = box.start(['-n', '-c', yml, '-ctl', 'svc']);
+    const sock = box.ctlSocket('svc');
+    await waitForRecord(sock, (r) => r.pid > 0 && r.ready === false, 'started, not ready');
+    const st = fs.statSync(path.join(box.sdir, 'svc', 'notify.sock'));
+    const uid = Number(spawnSync('id', ['-u', NOTIFY_USER], { encoding: 'utf8' }).stdout.trim());
+    assert.equal(st.uid, uid, 'owned by the -u user');
+    assert.equal(st.mode & 0o777, 0o600, 'nobody else may send');
+    fs.writeFileSync(go, '');
+    await waitForRecord(sock, (r) => r.ready === true, 'ready');
+    await halt(sock, run);
   });
 });

@@ -3,7 +3,7 @@
 // send (the file is chowned to the -u user, mode 0600), and only a member of the service is
 // listened to: the kernel's SCM_CREDENTIALS give the sender's pid, checked by the caller.
 
-import { chmodSync, chownSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { closeFd, openNotifySocket, watchNotify, type NotifyMessage, type NotifyWatch, type UserInfo } from '../native';
 
@@ -31,6 +31,8 @@ export class NotifySocket {
     try {
       chmodSync(this.path, 0o600);
       if (user !== undefined && user.uid !== process.getuid!()) chownSync(this.path, user.uid, user.gid);
+      const blocked = user === undefined ? undefined : unreachableDir(path.dirname(this.path), user);
+      if (blocked) log(`notify socket: ${blocked} is not searchable by user ${user!.name}: its READY=1 cannot arrive (chmod o+x, or another supervise dir)`);
       this.watch = watchNotify(this.fd, (msg) => onMessage(msg, parseNotifyText(msg.text)), (err) => log(`notify socket: ${err.message}`));
     } catch (err) {
       closeFd(this.fd);
@@ -43,5 +45,20 @@ export class NotifySocket {
     this.watch.close();
     closeFd(this.fd);
     rmSync(this.path, { force: true });
+  }
+}
+
+/** The first directory on the way to dir that user may not search (x), by its mode bits; undefined when all are. */
+function unreachableDir(dir: string, user: UserInfo): string | undefined {
+  if (user.uid === 0) return undefined;
+  for (let current = dir; ; current = path.dirname(current)) {
+    try {
+      const st = statSync(current);
+      const bit = st.uid === user.uid ? 0o100 : user.groups.includes(st.gid) || st.gid === user.gid ? 0o010 : 0o001;
+      if ((st.mode & bit) === 0) return current;
+    } catch {
+      return current;
+    }
+    if (current === path.dirname(current)) return undefined;
   }
 }
