@@ -84,7 +84,7 @@ test('the page lists services and follows a stop, a new and a removed file witho
   assert.deepEqual(await page.$$eval('tbody tr', (trs) => trs.map((tr) => tr.dataset.name)), ['api', 'broken', 'worker']);
   const apiCells = await page.$$eval('tr[data-name="api"] > *', (cells) => cells.map((c) => c.textContent));
   assert.equal(apiCells[4], String(api.pid));
-  assert.deepEqual([apiCells[2], apiCells[3]], ['–', '–'], 'ready, health: not yet known (no ready:/health: keys)');
+  assert.deepEqual([apiCells[2], apiCells[3]], ['yes', '–'], 'ready when started (no ready: key); health: not probed (no health: key)');
   // The whole service's memory and CPU (docs/reliability.md), as the page formats them.
   assert.match(apiCells[9], /^[\d.]+ (KiB|MiB|GiB)$/, 'memory of the whole service');
   assert.match(apiCells[10], /^[\d.]+s$/, 'CPU seconds of the whole service');

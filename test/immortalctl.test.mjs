@@ -129,6 +129,7 @@ describe('the status table', () => {
 });
 
 describe('--json', () => {
+  // The whole service's usage, ready and health come from GET /service (the fakes have one).
   test('all services as one array, errors included', async () => {
     const world = newWorld();
     const services = await severalServices(world);
@@ -137,12 +138,12 @@ describe('--json', () => {
     const result = await world.ctl(['--json']);
     assert.equal(result.code, 0);
     assert.deepEqual(JSON.parse(result.stdout), [
-      // processes, memory (bytes) and cpu (seconds) of the whole service come from GET /service.
-      { name: 'api', dir: services.api.superviseDir, pid: 100, up: '1m1.0s', cmd: 'node api.js', fpid: false, count: 2, processes: 3, memory: 52428800, cpu: 1.25 },
-      { name: 'db', dir: services.db.superviseDir, pid: 0, down: '1h2m3.4s', cmd: 'postgres -D /data', fpid: false, count: 1, processes: 0, memory: 0, cpu: 0 },
+      // processes, memory (bytes), cpu (seconds), ready and health come from GET /service.
+      { name: 'api', dir: services.api.superviseDir, pid: 100, up: '1m1.0s', cmd: 'node api.js', fpid: false, count: 2, processes: 3, memory: 52428800, cpu: 1.25, ready: true, health: null },
+      { name: 'db', dir: services.db.superviseDir, pid: 0, down: '1h2m3.4s', cmd: 'postgres -D /data', fpid: false, count: 1, processes: 0, memory: 0, cpu: 0, ready: null, health: null },
       { name: 'gone', dir: gone.superviseDir, error: 'stale socket (connection refused)' },
-      { name: 'unicorn', dir: services.unicorn.superviseDir, pid: 300, up: '0.5s', cmd: 'unicorn -c u.rb', fpid: true, count: 1, processes: 1, memory: 0, cpu: 0 },
-      { name: 'worker', dir: services.worker.superviseDir, pid: 0, cmd: 'sleep 1', fpid: false, count: 0, status: 'Starting in 1.5 seconds', processes: 0, memory: 0, cpu: 0 },
+      { name: 'unicorn', dir: services.unicorn.superviseDir, pid: 300, up: '0.5s', cmd: 'unicorn -c u.rb', fpid: true, count: 1, processes: 1, memory: 0, cpu: 0, ready: true, health: null },
+      { name: 'worker', dir: services.worker.superviseDir, pid: 0, cmd: 'sleep 1', fpid: false, count: 0, status: 'Starting in 1.5 seconds', processes: 0, memory: 0, cpu: 0, ready: null, health: null },
     ]);
   });
 

@@ -39,6 +39,7 @@ test('the coarse state (immortaldir, tests) keeps the five values of before', ()
     'start-due': 'waiting',
     'checking-preconditions': 'waiting',
     'running': 'running',
+    'starting': 'running', // started, not ready yet (ready:): the record's `ready` tells it apart
     'searching-pidfile': 'waiting',
     'stopping': 'stopping',
     'draining': 'stopping',

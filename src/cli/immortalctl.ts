@@ -141,8 +141,8 @@ export interface ServiceRow {
   actionError?: string;
   /** 'stopping': still up when the wait ran out; 'halted': the supervisor has exited. */
   outcome?: 'stopping' | 'halted';
-  /** What --json adds from the full record: the whole service's processes, memory, cpu. */
-  usage?: { processes: unknown; memory: unknown; cpu: unknown };
+  /** What the full record adds: the whole service's processes, memory, cpu; ready and health. */
+  usage?: { processes: unknown; memory: unknown; cpu: unknown; ready: unknown; health: unknown };
 }
 
 function describeError(err: unknown): string {
@@ -193,7 +193,7 @@ async function applyAction(service: DiscoveredService, action: Action, waitMs: n
 async function addUsage(row: ServiceRow): Promise<void> {
   try {
     const record = await getRecord(row.service.socketPath);
-    if (record) row.usage = { processes: record.processes, memory: record.memory, cpu: record.cpu };
+    if (record) row.usage = { processes: record.processes, memory: record.memory, cpu: record.cpu, ready: record.ready ?? null, health: record.health ?? null };
   } catch {
     // the status came; a record that does not is left out rather than failing the listing
   }
@@ -280,6 +280,9 @@ export function renderTable(rows: readonly ServiceRow[], colour: boolean): strin
     if (!status) cmd = paint(row.error ?? 'unknown error', 'yellow');
     else if (status.status) cmd = paint(`${status.cmd} - ${status.status}`, 'yellow');
     else cmd = status.cmd;
+    // Readiness and health (docs/readiness.md) as a marker: the Go columns stay as they are.
+    if (row.usage?.ready === false) cmd += paint(' - not ready', 'yellow');
+    if (typeof row.usage?.health === 'string' && row.usage.health !== 'ok') cmd += paint(` - health ${row.usage.health}`, 'yellow');
     if (row.outcome) cmd += paint(` - ${row.outcome}`, 'yellow');
     if (row.actionError) cmd += paint(` - ${row.actionError}`, 'yellow');
     lines.push(line(pidText(row), status?.up ?? '', status?.down ?? '', name, cmd));
@@ -313,7 +316,7 @@ async function run(invocation: Extract<Invocation, { kind: 'run' }>): Promise<nu
   }
   const rows = await Promise.all(selected.map(async (service) => {
     const row = await applyAction(service, invocation.action, invocation.waitMs);
-    if (invocation.json && row.status) await addUsage(row);
+    if (row.status) await addUsage(row);
     return row;
   }));
   const output = invocation.json

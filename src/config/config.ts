@@ -8,6 +8,9 @@ export { loadConfig, loadServiceFile, type ServiceFileOptions } from './load';
 export { resolveSuperviseDir, serviceNameOf } from './supervise-dir-name';
 export { configToYaml } from './to-yaml';
 
+import type { HealthConfig, ReadyConfig } from './readiness-types';
+export type { HealthConfig, ProbeConfig, ProbeKind, ReadyConfig } from './readiness-types';
+
 export interface LogConfig {
   /** Absolute path of the log file. */
   file: string;
@@ -67,6 +70,12 @@ export interface Config {
   /** Seconds of uptime after which the backoff resets (run.yml `backoff.reset`), default 60. */
   backoffReset: number;
   socket: SocketConfig;
+  /** run.yml `ready:`: when a start counts as ready; undefined = as soon as it runs. */
+  ready?: ReadyConfig;
+  /** run.yml `health:`: probed while running. */
+  health?: HealthConfig;
+  /** run.yml `watchdog:` seconds (with ready.notify: systemd). */
+  watchdog?: number;
   /** Absolute supervise directory (lock, immortal.sock). */
   superviseDir: string;
   /** Service name: basename of superviseDir. */

@@ -9,6 +9,7 @@
 // from Config when that key is unset. A key holding a small mapping of its own, a map of named
 // values, a list or a size is still one entry: see the composite types in value-types.ts.
 
+import { healthValue, readyValue } from './readiness-types';
 import { creatableFile, enterableDirectory, readableDirectory, switchableUser, type Verify } from './checks';
 import type { Config } from './config';
 import type { InputField } from './input';
@@ -121,6 +122,13 @@ export const RUN_YML_KEYS: readonly KeyEntry[] = [
     doc: '*extension*: crash-loop delay cap; 0 disables backoff' }),
   key({ name: 'backoff.reset', type: seconds, check: atLeast(0), default: 60, field: 'backoffReset',
     doc: '*extension*: uptime after which the delay resets' }),
+  // A mapping each (readiness-types.ts): one value in Config, not a section of keys.
+  key({ name: 'ready', type: readyValue, field: 'ready' as ConfigPath,
+    doc: '*extension*: when a start counts as ready: `notify: systemd` or `fd:N`, or a probe `http`/`tcp`/`cmd`; `interval` (0.2), `timeout` (60: not ready by then = the start failed). docs/readiness.md' }),
+  key({ name: 'health', type: healthValue, field: 'health' as ConfigPath,
+    doc: '*extension*: probe while up: `http`/`tcp`/`cmd`, `interval` (10), `timeout` (2), `failures` (3 in a row → graceful restart)' }),
+  key({ name: 'watchdog', type: seconds, check: moreThan(0), field: 'watchdog',
+    doc: '*extension*: with `ready.notify: systemd`: no `WATCHDOG=1` for this long → graceful restart' }),
   key({ name: 'socket.mode', type: octalMode, default: 0o600, docDefault: '0600', field: 'socket.mode',
     doc: '*extension*: mode of `immortal.sock` (`0660`, or quoted `"0660"`)' }),
   key({ name: 'socket.group', type: nameOrId('name or gid'), docDefault: "supervisor's", field: 'socket.group',
@@ -145,6 +153,14 @@ export const KEY_RULES: readonly KeyRule[] = [
       const stderr = valueOf('stderr.file');
       if (!log || !stderr || log.value !== stderr.value) return undefined;
       return `${stderr.label}: same file as log.file; leave stderr: out to log both streams together`;
+    },
+  },
+  {
+    broken(valueOf) {
+      const watchdog = valueOf('watchdog');
+      const ready = valueOf('ready')?.value as { notify?: unknown } | undefined;
+      if (!watchdog || ready?.notify === 'systemd') return undefined;
+      return `${watchdog.label}: needs ready: {notify: systemd} (WATCHDOG=1 comes over NOTIFY_SOCKET)`;
     },
   },
 ];

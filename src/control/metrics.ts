@@ -104,6 +104,18 @@ const FAMILIES: readonly Family[] = [
     help: 'CPU seconds (user + system) used by the service\'s processes.',
     value: (_s, _now, usage) => usage?.cpuSeconds,
   },
+  {
+    name: 'immortal_ready',
+    type: 'gauge',
+    help: '1 while the service runs and is ready (without ready: as soon as it runs), else 0.',
+    value: (s) => (s.ready ?? (s.running ? true : null) ? 1 : 0),
+  },
+  {
+    name: 'immortal_health_failures_total',
+    type: 'counter',
+    help: 'Failed health: probes since the supervisor began.',
+    value: (s) => s.healthFailures ?? 0,
+  },
 ];
 
 function escapeLabelValue(value: string): string {

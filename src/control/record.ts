@@ -63,6 +63,14 @@ export interface ServiceRecord {
   memory: number | null;
   /** CPU seconds they used (user + system; in cgroup mode also of members that exited). */
   cpu: number | null;
+  /** Ready (true), started but not ready yet under `ready:` (false), nothing runs (null). */
+  ready: boolean | null;
+  /** `health:` while running: "ok", "failing N"; null when not probed. */
+  health: string | null;
+  /** The last failed ready or health probe: "connect ECONNREFUSED", "HTTP 503". */
+  probeError: string | null;
+  /** The service's own words over sd_notify (STATUS=). */
+  statusText: string | null;
 }
 
 export interface RecordExtras {
@@ -99,6 +107,10 @@ export function serviceRecord(name: string, snapshot: StatusSnapshot | undefined
       note: null,
       startError: null,
       logError: null,
+      ready: null,
+      health: null,
+      probeError: null,
+      statusText: null,
       ...tail,
     };
   }
@@ -118,6 +130,10 @@ export function serviceRecord(name: string, snapshot: StatusSnapshot | undefined
     restarts: { ...snapshot.restarts },
     lastRestart: snapshot.lastRestart ?? null,
     logError: snapshot.logError ?? null,
+    ready: snapshot.ready ?? (snapshot.running ? true : null),
+    health: snapshot.health ?? null,
+    probeError: snapshot.probeError ?? null,
+    statusText: snapshot.notifyStatus ?? null,
     ...tail,
   };
 }

@@ -59,7 +59,11 @@ export class ServiceTable {
 
   /** `require:` inside the directory: the names whose service is not running yet. */
   missingRequired = async (names: string[]): Promise<string[]> =>
-    names.filter((name) => !this.entries.get(name)?.runtime?.supervisor.snapshot().running);
+    names.filter((name) => {
+      // Ready, not only started (docs/readiness.md): without `ready:` the two are the same.
+      const snapshot = this.entries.get(name)?.runtime?.supervisor.snapshot();
+      return !snapshot?.running || snapshot.ready === false;
+    });
 
   /** Stops every service, dependents before what they require; resolves when all are gone. */
   async shutdown(): Promise<void> {
@@ -141,6 +145,12 @@ export class ServiceTable {
     entry.runtime = runtime;
     entry.runningHash = desired.file.hash;
     entry.logFile = desired.config!.log?.file;
+    // Ready: what requires it starts now, not at its next 1 s check (docs/readiness.md).
+    runtime.supervisor.whenReady = () => {
+      for (const other of this.entries.values()) {
+        if (other.desired?.config?.require.includes(entry.name)) other.runtime?.supervisor.recheckHeldStart();
+      }
+    };
     runtime.supervisor.begin();
     void runtime.supervisor.finished.then((reason) => this.onFinished(entry, runtime, reason));
   }

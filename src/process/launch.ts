@@ -30,9 +30,21 @@ function pathOf(env: string[]): string {
   return entry === undefined ? '/usr/local/bin:/usr/bin:/bin' : entry.slice(5);
 }
 
+/** What one start of the service adds (readiness: NOTIFY_SOCKET, a notification fd). */
+export interface SpawnExtras {
+  env?: string[];
+  /** fd number in the child → our fd (closed in the child if absent; gaps are /dev/null). */
+  fds?: Map<number, number>;
+}
+
 /** The service itself joins its members; require_cmd and post_exit are helpers, not members. */
-function spawnWithContext(ctx: LaunchContext, argv: string[], join?: JoinOptions): number {
-  const env = [...buildEnvironment(ctx.config, process.env, ctx.user), ...(join?.env ?? [])];
+function spawnWithContext(ctx: LaunchContext, argv: string[], join?: JoinOptions, extras?: SpawnExtras): number {
+  const env = [...buildEnvironment(ctx.config, process.env, ctx.user), ...(join?.env ?? []), ...(extras?.env ?? [])];
+  const stdio = [-1, ctx.stdoutFd, ctx.stderrFd];
+  for (const [target, fd] of extras?.fds ?? []) {
+    while (stdio.length < target) stdio.push(-1);
+    stdio[target] = fd;
+  }
   // `-u self` without root: nothing to change, and setgroups would fail with EPERM.
   const switchUser = ctx.user !== undefined && ctx.user.uid !== process.getuid!();
   const { pid } = spawn({
@@ -47,7 +59,7 @@ function spawnWithContext(ctx: LaunchContext, argv: string[], join?: JoinOptions
     // Own session and process group: stopping the service signals the whole group,
     // and a terminal's Ctrl-C reaches only the supervisor, which then stops it in order.
     setsid: true,
-    stdio: [-1, ctx.stdoutFd, ctx.stderrFd],
+    stdio,
     // Joined before exec: not one instruction of the service runs outside its cgroup.
     cgroupProcsFd: join?.cgroupProcsFd,
   });
@@ -55,11 +67,11 @@ function spawnWithContext(ctx: LaunchContext, argv: string[], join?: JoinOptions
 }
 
 /** Starts the service; throws the spawn error (ENOENT, EACCES, chdir…) synchronously. */
-export function spawnService(ctx: LaunchContext, onExit: (status: ExitStatus) => void): number {
+export function spawnService(ctx: LaunchContext, onExit: (status: ExitStatus) => void, extras?: SpawnExtras): number {
   const join = ctx.members?.joinOptions();
   let pid: number;
   try {
-    pid = spawnWithContext(ctx, ctx.config.command, join);
+    pid = spawnWithContext(ctx, ctx.config.command, join, extras);
   } finally {
     if (join) ctx.members!.joined(join);
   }

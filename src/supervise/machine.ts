@@ -6,7 +6,7 @@
 
 import type { Config } from '../config/config';
 import { isSubreaper, type ExitStatus } from '../native';
-import { spawnService, type LaunchContext } from '../process/launch';
+import { spawnService, type LaunchContext, type SpawnExtras } from '../process/launch';
 import type { ServiceMembers } from '../process/members';
 import { processStartTime } from '../process/proc';
 import type { ServiceOutput } from '../log/output';
@@ -45,13 +45,12 @@ export interface SupervisorOptions {
 
 /** pid.grace when unset: gunicorn renames its pidfile back up to ~1 s after the old master exits. */
 const defaultPidGraceSeconds = 3;
-
 export class ServiceStateMachine {
   /** Resolves once the supervisor is done; the caller then tears down socket and lock. */
   readonly finished: Promise<FinishReason>;
   /** Settles on the first start: the pid, or the spawn error (daemon mode reports it). */
   readonly firstStart: Promise<number>;
-  private readonly outcome = new SupervisorOutcome();
+  protected readonly outcome = new SupervisorOutcome();
 
   protected state: State = { name: 'new' };
   /** The operator's wish, apart from the state: what to do after the next exit. */
@@ -90,7 +89,7 @@ export class ServiceStateMachine {
         this.to({ name: 'running', proc });
         return this.outcome.started(proc.pid);
       }
-      case 'start-due': case 'checking-preconditions': case 'running': case 'searching-pidfile':
+      case 'start-due': case 'checking-preconditions': case 'running': case 'starting': case 'searching-pidfile':
       case 'stopping': case 'draining': case 'stopping-leftovers': case 'down': case 'finished':
         return; // a command came first (down, halt): it stands
       default: return unreachable(s);
@@ -121,7 +120,7 @@ export class ServiceStateMachine {
         );
         return;
       }
-      case 'new': case 'checking-preconditions': case 'running': case 'searching-pidfile':
+      case 'new': case 'checking-preconditions': case 'running': case 'starting': case 'searching-pidfile':
       case 'stopping': case 'draining': case 'stopping-leftovers': case 'down': case 'finished':
         return; // a command changed course while the timer ran
       default: return unreachable(s);
@@ -137,7 +136,7 @@ export class ServiceStateMachine {
         if (held === undefined) return this.spawnNow();
         this.scheduleStart(this.minRestartMs, held);
         return this.outcome.started(0); // the launcher stops waiting: we are up, the service is held back
-      case 'new': case 'start-due': case 'running': case 'searching-pidfile': case 'stopping':
+      case 'new': case 'start-due': case 'running': case 'starting': case 'searching-pidfile': case 'stopping':
       case 'draining': case 'stopping-leftovers': case 'down': case 'finished':
         return; // stale: down or halt came while the check ran
       default: return unreachable(s);
@@ -145,17 +144,18 @@ export class ServiceStateMachine {
   }
 
   /** exited: our child (SIGCHLD, with its status) or a watched pid (pidfd/kqueue, no status). */
-  private onExited(pid: number, status: ExitStatus | undefined): void {
+  protected onExited(pid: number, status: ExitStatus | undefined): void {
     const s = this.state;
     switch (s.name) {
       case 'running':
+      case 'starting':
       case 'stopping':
         if (s.proc.pid !== pid) return;
         // A child's last partial line is ended now, not glued to the next run's first line.
         if (status) this.opts.output.endOfRun();
         // A watched pid is not our child: its exit status went to its parent, not to us.
         this.exited(s.proc, status?.code ?? null, status?.signal ?? null);
-        return s.name === 'running' ? this.afterRunning(s.proc) : this.leaderGone(s);
+        return s.name === 'stopping' ? this.leaderGone(s) : this.afterRunning(s.proc);
       case 'new': case 'start-due': case 'checking-preconditions': case 'searching-pidfile':
       case 'draining': case 'stopping-leftovers': case 'down': case 'finished':
         return; // not ours any more (exit, or an earlier run)
@@ -176,7 +176,7 @@ export class ServiceStateMachine {
         }
         return this.afterRun(s.then);
       }
-      case 'new': case 'start-due': case 'checking-preconditions': case 'running': case 'stopping':
+      case 'new': case 'start-due': case 'checking-preconditions': case 'running': case 'starting': case 'stopping':
       case 'draining': case 'stopping-leftovers': case 'down': case 'finished':
         return; // abandoned while searching
       default: return unreachable(s);
@@ -192,7 +192,7 @@ export class ServiceStateMachine {
         if (s.stop !== stop) return;
         stop.killTimer = undefined;
         return signalService(stop, trackedProcess(s), 'SIGKILL', this.opts.members);
-      case 'new': case 'start-due': case 'checking-preconditions': case 'running': case 'searching-pidfile':
+      case 'new': case 'start-due': case 'checking-preconditions': case 'running': case 'starting': case 'searching-pidfile':
       case 'down': case 'finished':
         return;
       default: return unreachable(s);
@@ -208,7 +208,7 @@ export class ServiceStateMachine {
         if (serviceDrained(s.stop, this.opts.members)) return this.stopComplete(s.stop.then);
         s.tick = setTimeout(() => this.onDrainTick(s), drainCheckIntervalMs);
         return;
-      case 'new': case 'start-due': case 'checking-preconditions': case 'running': case 'searching-pidfile':
+      case 'new': case 'start-due': case 'checking-preconditions': case 'running': case 'starting': case 'searching-pidfile':
       case 'stopping': case 'down': case 'finished':
         return;
       default: return unreachable(s);
@@ -220,7 +220,7 @@ export class ServiceStateMachine {
     const s = this.state;
     switch (s.name) {
       case 'finished': if (this.postExits.size === 0) this.settleFinished(s); return;
-      case 'new': case 'start-due': case 'checking-preconditions': case 'running': case 'searching-pidfile':
+      case 'new': case 'start-due': case 'checking-preconditions': case 'running': case 'starting': case 'searching-pidfile':
       case 'stopping': case 'draining': case 'stopping-leftovers': case 'down':
         return;
       default: return unreachable(s);
@@ -232,7 +232,7 @@ export class ServiceStateMachine {
     const s = this.state;
     switch (s.name) {
       case 'finished': if (s === done) this.settleFinished(s); return;
-      case 'new': case 'start-due': case 'checking-preconditions': case 'running': case 'searching-pidfile':
+      case 'new': case 'start-due': case 'checking-preconditions': case 'running': case 'starting': case 'searching-pidfile':
       case 'stopping': case 'draining': case 'stopping-leftovers': case 'down':
         return;
       default: return unreachable(s);
@@ -245,7 +245,18 @@ export class ServiceStateMachine {
   protected to(next: State): void {
     const kept = timersOf(next);
     for (const timer of timersOf(this.state)) if (!kept.includes(timer)) clearTimeout(timer);
+    const left = this.state;
     this.state = next;
+    this.transitioned(left);
+  }
+
+  // Hooks for ready-machine.ts: a state changed; what a start adds to the spawn (NOTIFY_SOCKET,
+  // a notification fd); the process exists (without `ready:` it is running at once).
+  protected transitioned(_left: State): void {}
+  protected spawnExtras(): SpawnExtras | undefined { return undefined; }
+  protected spawned(proc: Tracked): void {
+    this.to({ name: 'running', proc });
+    this.outcome.started(proc.pid);
   }
 
   protected scheduleStart(delayMs: number, held?: string): void {
@@ -258,15 +269,14 @@ export class ServiceStateMachine {
     this.history.attempting();
     let pid: number;
     try {
-      pid = spawnService(this.opts.launch, (status) => this.onExited(status.pid, status));
+      pid = spawnService(this.opts.launch, (status) => this.onExited(status.pid, status), this.spawnExtras());
     } catch (err) {
       return this.startFailed(err as Error);
     }
     this.history.started();
-    this.to({ name: 'running', proc: { pid, kind: 'child', ours: true, member: true } });
     writeChildPidfiles(this.config, pid, this.opts.log);
     this.opts.log(`started ${pid}: ${this.config.command.join(' ')}`);
-    this.outcome.started(pid);
+    this.spawned({ pid, kind: 'child', ours: true, member: true });
   }
 
   private startFailed(err: Error): void {
@@ -278,7 +288,7 @@ export class ServiceStateMachine {
   }
 
   /** A followed or adopted pid is now the service. */
-  private tracking(proc: Tracked): void {
+  protected tracking(proc: Tracked): void {
     proc.member = this.opts.members.pids().includes(proc.pid);
     // From now on its session and group are the service's too (tracked mode): its workers are stopped with it.
     this.opts.members.claim(proc.pid);

@@ -1,9 +1,10 @@
 // `require: [db, cache]` for a standalone immortal: a required service is up when its
-// supervisor answers on its socket with a running pid. Looked up like immortalctl does:
+// supervisor answers on its socket that it is ready (`GET /service`: `ready: true`, which
+// without `ready:` means running); a Go original has no /service: there a running pid is it. Looked up like immortalctl does:
 // ~/.immortal/<name> first, then $IMMORTAL_SDIR/<name>. immortaldir checks in-process instead.
 
 import path from 'node:path';
-import { getStatus } from '../control/client';
+import { getRecord, getStatus } from '../control/client';
 import { superviseRoots } from '../supervise-dir/roots';
 
 export async function requireCheckOverSockets(names: string[]): Promise<string[]> {
@@ -18,7 +19,13 @@ export async function requireCheckOverSockets(names: string[]): Promise<string[]
 async function anyRootHasUp(roots: string[], name: string): Promise<boolean> {
   for (const root of roots) {
     try {
-      const status = await getStatus(path.join(root, name, 'immortal.sock'), 1000);
+      const socketPath = path.join(root, name, 'immortal.sock');
+      const record = await getRecord(socketPath, 1000);
+      if (record !== undefined) {
+        if (record.ready === true) return true;
+        continue;
+      }
+      const status = await getStatus(socketPath, 1000);
       if (status.pid > 0 && 'up' in status) return true;
     } catch {
       // not there, stale, or slow: not up

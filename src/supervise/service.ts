@@ -55,6 +55,16 @@ export interface StatusSnapshot {
   logDroppedLines: number;
   /** The log file's current write error (ENOSPC…), or undefined while writes succeed. */
   logError?: string;
+  /** Running and ready: true; started, not ready yet (`ready:`): false; nothing runs: null. */
+  ready?: boolean | null;
+  /** `health:` while running: "ok", "failing N"; null otherwise. */
+  health?: string | null;
+  /** Failed health probes since the supervisor began. */
+  healthFailures?: number;
+  /** The last failed ready or health probe's reason. */
+  probeError?: string;
+  /** The service's sd_notify STATUS= text (or "stopping"/"reloading"). */
+  notifyStatus?: string;
 }
 
 /** Every method returns '' on success or the error text for `{"Err": …}`. */

@@ -63,6 +63,16 @@
 //   signal              → running       sent to proc's pid
 //   restart-for(cause)  → stopping      then restart; counted by cause, reason in status
 //   abandon             → finished      proc left running (child.pid kept for re-adoption)
+//   notify MAINPID=pid  → running       following pid (ready: {notify: systemd}; checked as a member)
+//   watchdog/health     → stopping      (restart-for) see readiness.ts, health.ts
+//
+// starting                `proc` runs but is not ready yet (`ready:` set; readiness.ts asks)
+//   ready               → running       READY=1, a newline on fd N, or a probe passed
+//   ready-timeout       → stopping      then restart (1 s rule + backoff), counted as a failed start;
+//                                       then finish (start-error) on `immortal`'s first start
+//   exited              → as running's exited
+//   notify MAINPID=pid  → starting      following pid
+//   up, once, down, halt, signal, abandon   as running (restart-for: ignored, not ready yet)
 //
 // searching-pidfile       proc exited, members are left; pid.follow may name its successor
 //                         within pid.grace (default 3 s)
@@ -116,11 +126,8 @@
 //
 // ── Where the states of the next issues go ──────────────────────────────────────────────
 // Add each to the `State` union below: the compiler then lists every event to decide.
-// • starting → running (issue 14, readiness): spawn leads to `starting` (not ready yet;
-//   probe or notify pending, ready.timeout armed); ready → running; timeout → stopping then
-//   restart, counted as a failed start. `require:` waits for running.
-// • unhealthy (issue 14, health/watchdog): running with failing probes → unhealthy (counting);
-//   healthy again → running; `failures` reached or watchdog silent → stopping then restart.
+// • starting (issue 14) is above; health and the watchdog need no state of their own: they
+//   count while running and end in restart-for (ready-machine.ts, health.ts).
 // • upgrading (issue 20, overlapped upgrade): running + upgrade → upgrading {old, next}: next
 //   starting on the held sockets; ready → stopping old (then: running with next); next fails →
 //   stop next only, old stays running.
@@ -176,6 +183,8 @@ export interface StartDue {
 }
 export interface CheckingPreconditions { name: 'checking-preconditions'; held?: string }
 export interface Running { name: 'running'; proc: Tracked }
+/** Started, not ready yet; `timer` is ready.timeout. */
+export interface Starting { name: 'starting'; proc: Tracked; timer?: NodeJS.Timeout }
 export interface SearchingPidfile {
   name: 'searching-pidfile';
   /** The process that exited: its successor must not be it, and must descend from us if it did. */
@@ -200,6 +209,7 @@ export type State =
   | StartDue
   | CheckingPreconditions
   | Running
+  | Starting
   | SearchingPidfile
   | Stopping
   | Draining
@@ -217,7 +227,9 @@ export function coarseState(state: State): SupervisorState {
     case 'checking-preconditions':
     case 'searching-pidfile':
       return 'waiting';
-    case 'running': return 'running';
+    case 'running':
+    case 'starting': // its process runs; `ready` in the record tells the two apart
+      return 'running';
     case 'stopping':
     case 'draining':
     case 'stopping-leftovers':
@@ -232,6 +244,7 @@ export function coarseState(state: State): SupervisorState {
 export function trackedProcess(state: State): Tracked | undefined {
   switch (state.name) {
     case 'running':
+    case 'starting':
     case 'stopping':
       return state.proc;
     case 'new':
@@ -251,7 +264,7 @@ export function trackedProcess(state: State): Tracked | undefined {
 export function timersOf(state: State): NodeJS.Timeout[] {
   const timers: (NodeJS.Timeout | undefined)[] = [];
   switch (state.name) {
-    case 'start-due': timers.push(state.timer); break;
+    case 'start-due': case 'starting': timers.push(state.timer); break;
     case 'stopping': timers.push(state.stop.killTimer); break;
     case 'draining':
     case 'stopping-leftovers':

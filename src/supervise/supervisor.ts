@@ -4,7 +4,8 @@
 // like the machine's events do.
 
 import { kill } from '../native';
-import { ServiceStateMachine, type SupervisorOptions } from './machine';
+import type { SupervisorOptions } from './machine';
+import { ReadyStateMachine } from './ready-machine';
 import type { RestartCause, ServiceControl, ServiceUsage, StatusSnapshot } from './service';
 import { coarseState, trackedProcess, unreachable, type SupervisorState } from './states';
 import { signalDraining } from './stopping';
@@ -13,7 +14,7 @@ import { letGo } from './tracked-process';
 export type { SupervisorOptions } from './machine';
 export type { FinishReason, SupervisorState } from './states';
 
-export class Supervisor extends ServiceStateMachine implements ServiceControl {
+export class Supervisor extends ReadyStateMachine implements ServiceControl {
   readonly name: string;
   readonly superviseDir: string;
   readonly ownerUid: number;
@@ -45,7 +46,7 @@ export class Supervisor extends ServiceStateMachine implements ServiceControl {
       case 'down': this.scheduleStart(0); break;
       case 'stopping': case 'draining': case 'stopping-leftovers': if (s.stop.then === 'down') s.stop.then = 'restart'; break;
       case 'searching-pidfile': if (s.then === 'down') s.then = undefined; break;
-      case 'new': case 'start-due': case 'checking-preconditions': case 'running': break;
+      case 'new': case 'start-due': case 'checking-preconditions': case 'running': case 'starting': break;
       default: return unreachable(s);
     }
     return '';
@@ -58,7 +59,7 @@ export class Supervisor extends ServiceStateMachine implements ServiceControl {
     switch (s.name) {
       case 'new': case 'start-due': case 'checking-preconditions': this.to({ name: 'down' }); break;
       case 'searching-pidfile': s.then ??= 'down'; break;
-      case 'running': this.stopService(s.proc, 'down'); break;
+      case 'running': case 'starting': this.stopService(s.proc, 'down'); break;
       case 'stopping': case 'draining': case 'stopping-leftovers': if (s.stop.then === 'restart') s.stop.then = 'down'; break;
       case 'down': break;
       default: return unreachable(s);
@@ -70,6 +71,7 @@ export class Supervisor extends ServiceStateMachine implements ServiceControl {
     const s = this.state;
     switch (s.name) {
       case 'running':
+      case 'starting':
       case 'stopping':
         try {
           kill(s.proc.pid, sig);
@@ -98,7 +100,7 @@ export class Supervisor extends ServiceStateMachine implements ServiceControl {
     this.want = 'down';
     const s = this.state;
     switch (s.name) {
-      case 'running': this.stopService(s.proc, reason); break;
+      case 'running': case 'starting': this.stopService(s.proc, reason); break;
       case 'stopping': case 'draining': case 'stopping-leftovers': s.stop.then = reason; break;
       case 'searching-pidfile': s.then = reason; break;
       case 'new': case 'start-due': case 'checking-preconditions': case 'down': this.finish(reason); break;
@@ -122,6 +124,7 @@ export class Supervisor extends ServiceStateMachine implements ServiceControl {
         this.history.restartedFor(cause, reason);
         return this.stopService(s.proc, 'restart');
       case 'new': case 'start-due': case 'checking-preconditions': case 'searching-pidfile': case 'stopping':
+      case 'starting': // not ready yet: ready.timeout decides
       case 'draining': case 'stopping-leftovers': case 'down': case 'finished':
         return;
       default: return unreachable(s);
@@ -138,7 +141,7 @@ export class Supervisor extends ServiceStateMachine implements ServiceControl {
   abandon(): string {
     const s = this.state;
     switch (s.name) {
-      case 'running': case 'stopping': letGo(s.proc); break;
+      case 'running': case 'starting': case 'stopping': letGo(s.proc); break;
       case 'new': case 'start-due': case 'checking-preconditions': case 'searching-pidfile':
       case 'draining': case 'stopping-leftovers': case 'down':
         break;
@@ -169,6 +172,7 @@ export class Supervisor extends ServiceStateMachine implements ServiceControl {
       backoffMs: h.backoffMs,
       logDroppedLines: this.opts.output.droppedLines(),
       logError: this.opts.output.lastError(),
+      ...this.readinessSnapshot(),
     };
   }
 
@@ -190,7 +194,7 @@ export class Supervisor extends ServiceStateMachine implements ServiceControl {
       case 'new': return this.history.waitNote();
       case 'searching-pidfile': return `looking for a pid in ${s.file}`;
       case 'stopping-leftovers': return `stopping ${s.left} process${s.left === 1 ? '' : 'es'} left of the last run`;
-      case 'running': case 'stopping': case 'draining': case 'down': case 'finished':
+      case 'running': case 'starting': case 'stopping': case 'draining': case 'down': case 'finished':
         return undefined;
       default: return unreachable(s);
     }
