@@ -57,6 +57,8 @@ export interface ServiceRecord {
   restarts: Record<string, number>;
   /** The latest of them: cause, reason ("memory 412M > 400M"), Unix ms. */
   lastRestart: { cause: string; reason: string; at: number } | null;
+  /** While an upgrade overlaps two instances: the new one's pid (`pid` is still the old one); else null. */
+  upgradePid: number | null;
   /** Live processes of the whole service (its cgroup, or what the supervisor tracked); null when unknown. */
   processes: number | null;
   /** Their resident memory, in bytes. */
@@ -99,6 +101,7 @@ export function serviceRecord(name: string, snapshot: StatusSnapshot | undefined
       note: null,
       startError: null,
       logError: null,
+      upgradePid: null,
       ...tail,
     };
   }
@@ -118,6 +121,7 @@ export function serviceRecord(name: string, snapshot: StatusSnapshot | undefined
     restarts: { ...snapshot.restarts },
     lastRestart: snapshot.lastRestart ?? null,
     logError: snapshot.logError ?? null,
+    upgradePid: snapshot.upgradePid ?? null,
     ...tail,
   };
 }

@@ -55,6 +55,8 @@ export interface StatusSnapshot {
   logDroppedLines: number;
   /** The log file's current write error (ENOSPC…), or undefined while writes succeed. */
   logError?: string;
+  /** While an upgrade overlaps two instances: the new one's pid (`pid` is still the old one). */
+  upgradePid?: number;
 }
 
 /** Every method returns '' on success or the error text for `{"Err": …}`. */
@@ -87,4 +89,6 @@ export interface ServiceControl {
   halt(): string;
   /** Exit the supervisor, leaving the service running (refused unless allowed). */
   exit(): string;
+  /** Overlapped upgrade (upgrade.ts): '' once the new instance serves, else why not. */
+  upgrade?(): Promise<string>;
 }
