@@ -40,10 +40,10 @@ test('serves on the held tcp and unix sockets; a kill -9 under a request loop fa
   assert.equal(fs.statSync(unixPath).mode & 0o777, 0o660, 'unix sockets are 0660');
 
   const loop = requestLoop(port);
-  await waitFor(() => loop.result.pids.size > 0 && loop.result.total > 5);
+  await waitFor(() => loop.result.pids.size > 0 && loop.result.total > 5, { timeout: 15000 });
   process.kill(pid, 'SIGKILL');
   const restarted = await waitForStatus(sock, (s) => s.pid > 0 && s.pid !== pid);
-  await waitFor(() => loop.result.pids.has(restarted.pid), 15000, 'the new instance answers');
+  await waitFor(() => loop.result.pids.has(restarted.pid), { timeout: 15000, message: 'the new instance answers' });
   assertNoneRefused(await loop.stop());
 
   run.kill('SIGTERM');
@@ -121,7 +121,7 @@ test('kill -9 of the supervisor: the new one takes the same sockets back and ado
   // A crash after the re-adoption: the new start gets the socket taken back, not a new one.
   process.kill(pid, 'SIGKILL');
   const restarted = await waitForStatus(sock, (s) => s.pid > 0 && s.pid !== pid);
-  await waitFor(() => loop.result.pids.has(restarted.pid), 15000, 'the new instance answers');
+  await waitFor(() => loop.result.pids.has(restarted.pid), { timeout: 15000, message: 'the new instance answers' });
   assertNoneRefused(await loop.stop());
 
   second.kill('SIGTERM');
