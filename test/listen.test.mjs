@@ -155,3 +155,26 @@ test('-u: a port below 1024 is bound as root, the unprivileged service serves on
   assert.deepEqual(await run.waitExit(), { code: 0, signal: null });
   assert.ok(gone(pid));
 });
+
+test('immortaldir: held for the service\'s life (a crash refuses nothing), upgraded over its socket, closed when its file goes', async (t) => {
+  const { startDir, waitPidGone } = await import('./fixtures/dir-harness.mjs');
+  const port = await freePort();
+  const dir = await startDir(t, { files: { web: `cmd: ${PYTHON} ${LISTEN_SERVER}\nlisten: ["tcp://127.0.0.1:${port}"]\n` } });
+  const first = await dir.waitRunning('web');
+  await waitFor(async () => (await askPid(port).catch(() => 0)) === first.pid, { timeout: 15000 });
+  const loop = requestLoop(port);
+  process.kill(first.pid, 'SIGKILL');
+  const second = await dir.waitRunning('web', (s) => s.pid !== first.pid);
+  await waitFor(() => loop.result.pids.has(second.pid), { timeout: 15000, message: 'the restarted service answers' });
+  assertNoneRefused(await loop.stop());
+
+  const { request } = await import('./cli-helpers.mjs');
+  assert.equal(JSON.parse((await request(dir.socket('web'), '/signal/upgrade')).body).Err, '');
+  const third = await dir.status('web');
+  assert.notEqual(third.pid, second.pid);
+  assert.equal(await askPid(port), third.pid);
+
+  dir.remove('web');
+  await waitPidGone(third.pid);
+  await waitFor(async () => (await askPid(port).then(() => false, (err) => /ECONNREFUSED/.test(err.message))), { timeout: 15000, message: 'the port closed' });
+});
