@@ -121,9 +121,12 @@
 //   restart, counted as a failed start. `require:` waits for running.
 // • unhealthy (issue 14, health/watchdog): running with failing probes → unhealthy (counting);
 //   healthy again → running; `failures` reached or watchdog silent → stopping then restart.
-// • upgrading (issue 20, overlapped upgrade): running + upgrade → upgrading {old, next}: next
-//   starting on the held sockets; ready → stopping old (then: running with next); next fails →
-//   stop next only, old stays running.
+// • upgrading (issue 20, overlapped upgrade): built as an overlay on `running` (upgrade.ts),
+//   not a state: during the overlap every rule of `running` holds for the old instance (its
+//   exit, down, halt stop the whole service, the new instance with it, and the upgrade fails);
+//   the new one's exit goes to the upgrade until the hand-over. Ready → handOver (machine.ts):
+//   running {proc: next} in one `to()`, the old instance's session stopped outside the machine.
+//   Should readiness (issue 14) need it, `upgrading {old, next}` can replace the overlay.
 
 import type { ExitWatch } from '../native';
 
