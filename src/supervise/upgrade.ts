@@ -86,7 +86,7 @@ export class Upgrades {
     ]);
     readiness.cancel();
     try {
-      if (outcome === undefined && !this.host.stillRunning(old)) {
+      if (!this.host.stillRunning(old)) {
         await stopSession(pid, this.host.config.stopTimeout * 1000);
         return this.failed(pid, 'the service was stopped or restarted during the upgrade', false);
       }
