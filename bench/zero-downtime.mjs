@@ -97,7 +97,8 @@ function startSupervisor(kind, dir, port) {
     const yml = path.join(dir, 'sv.yml');
     const listen = kind === 'listen' ? `listen: ["tcp://127.0.0.1:${port}"]\n` : '';
     if (kind !== 'listen') env.BIND_PORT = String(port);
-    fs.writeFileSync(yml, `cmd: ${python} ${SERVER}\n${listen}stop_timeout: 5\n`);
+    // No crash-loop backoff: ten crashes in a row would otherwise wait 1, 2, 4… s (the Go original has none).
+    fs.writeFileSync(yml, `cmd: ${python} ${SERVER}\n${listen}stop_timeout: 5\nbackoff:\n  cap: 0\n`);
     argv = [process.execPath, IMMORTAL, '-n', '-ctl', path.join(dir, 'sv'), '-c', yml];
   }
   const child = spawn(argv[0], argv.slice(1), { env, stdio: 'ignore', detached: true });
