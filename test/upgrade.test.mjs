@@ -112,3 +112,24 @@ test('a failed upgrade (the new command exits at once) keeps the old instance; a
   run.kill('SIGTERM');
   assert.deepEqual(await run.waitExit(), { code: 0, signal: null });
 });
+
+test('stop during the overlap stops both instances; the upgrade answers that the service was stopped', async (t) => {
+  const box = sandbox(t);
+  const port = await freePort();
+  const file = writeWeb(box, port);
+  const sock = box.ctlSocket('web');
+  const run = box.start(['-n', '-c', file, '-ctl', 'web']);
+  const { pid } = await waitForStatus(sock, (s) => s.pid > 0);
+  const answer = request(sock, '/signal/upgrade');
+  const overlap = await waitFor(async () => {
+    const record = JSON.parse((await request(sock, '/service')).body);
+    return record.upgradePid ? record : undefined;
+  }, { timeout: 15000, message: 'the overlap' });
+  assert.equal(JSON.parse((await request(sock, '/signal/down')).body).Err, '');
+  assert.match(JSON.parse((await answer).body).Err, /^upgrade failed: the service was stopped or restarted during the upgrade$/);
+  await waitForStatus(sock, (s) => s.pid === 0);
+  await waitFor(() => gone(pid) && gone(overlap.upgradePid), { timeout: 15000, message: 'both instances gone' });
+  assert.deepEqual(instances(box), []);
+  run.kill('SIGTERM');
+  assert.deepEqual(await run.waitExit(), { code: 0, signal: null });
+});
