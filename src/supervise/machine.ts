@@ -271,15 +271,13 @@ export class ServiceStateMachine {
 
   /** An overlapped upgrade (upgrade.ts): its new instance is ready and becomes the service. */
   protected handOver(next: Tracked): void {
-    this.history.since = Date.now();
+    this.history.since = Date.now(); // count rose when it started (upgrade.ts)
     this.to({ name: 'running', proc: next });
     writeChildPidfiles(this.config, next.pid, this.opts.log);
   }
 
   /** The exit of an instance an upgrade handed the service over to. */
-  protected serviceExited(status: ExitStatus): void {
-    this.onExited(status.pid, status);
-  }
+  protected serviceExited(status: ExitStatus): void { this.onExited(status.pid, status); }
 
   private startFailed(err: Error): void {
     this.history.startFailed(err);
