@@ -105,6 +105,11 @@ function startSupervisor(kind, dir, port) {
   return {
     socket: path.join(dir, 'sv', 'immortal.sock'),
     async stop() {
+      // `halt` over the socket first: the Go original forks away from the process we started.
+      const socketPath = path.join(dir, 'sv', 'immortal.sock');
+      await get({ socketPath, path: '/signal/halt', timeout: 5000 }).catch(() => {});
+      const deadline = Date.now() + 10000;
+      while (fs.existsSync(socketPath) && Date.now() < deadline) await sleep(50);
       try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
       await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', resolve)));
     },
