@@ -19,6 +19,7 @@ Napi::Object InitImmortal(Napi::Env env, Napi::Object exports) {
   // Child options, listening sockets, sd_notify, fds of other processes (H6).
   exports.Set("rlimitNames", Napi::Function::New(env, RlimitNames, "rlimitNames"));
   exports.Set("bindTcpListener", Napi::Function::New(env, BindTcpListener, "bindTcpListener"));
+  exports.Set("bindUnixListener", Napi::Function::New(env, BindUnixListener, "bindUnixListener"));
   exports.Set("localPort", Napi::Function::New(env, LocalPort, "localPort"));
   exports.Set("localAddress", Napi::Function::New(env, LocalAddress, "localAddress"));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));

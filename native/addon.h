@@ -19,6 +19,7 @@ Napi::Value WatchModes(const Napi::CallbackInfo& info); // watch.cc
 // Child options, listening sockets, sd_notify, fds of other processes (H6).
 Napi::Value RlimitNames(const Napi::CallbackInfo& info);      // limits.cc
 Napi::Value BindTcpListener(const Napi::CallbackInfo& info);  // listen.cc
+Napi::Value BindUnixListener(const Napi::CallbackInfo& info); // listen.cc
 Napi::Value LocalPort(const Napi::CallbackInfo& info);        // listen.cc
 Napi::Value LocalAddress(const Napi::CallbackInfo& info);     // listen.cc
 Napi::Value CloseFd(const Napi::CallbackInfo& info);          // listen.cc

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <arpa/inet.h>
@@ -99,6 +100,70 @@ Napi::Value BindTcpListener(const Napi::CallbackInfo& info) {
   if (failed != nullptr) {
     if (fd >= 0) close(fd);
     AddressError(env, err, failed, host, port, family).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// bindUnixListener(path, mode, backlog) → fd: a unix stream socket bound at path and
+// listening, for `listen: unix:/path`. Bound under umask 0177 (never wider than 0600 while
+// it appears), then chmod to mode. A file left at path by a dead owner (connect refused) is
+// replaced; one something still listens on is EADDRINUSE. Chowning is the caller's.
+Napi::Value BindUnixListener(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int mode = info[1].As<Napi::Number>().Int32Value();
+  int backlog = info[2].As<Napi::Number>().Int32Value();
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof addr.sun_path || mode < 0 || mode > 07777 || backlog < 0) {
+    ErrnoError(env, path.size() >= sizeof addr.sun_path ? ENAMETOOLONG : EINVAL, "bind", path).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  memcpy(addr.sun_path, path.c_str(), path.size());
+  int fd = SocketCloexec(AF_UNIX, SOCK_STREAM);
+  if (fd < 0) {
+    ErrnoError(env, errno, "socket", path).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const char* failed = nullptr;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    // umask is process-wide, but nothing else runs on this thread between the two calls.
+    mode_t previous = umask(0177);
+    int rc = bind(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr);
+    int err = errno;
+    umask(previous);
+    if (rc == 0) { failed = nullptr; break; }
+    failed = "bind";
+    errno = err;
+    if (err != EADDRINUSE || attempt > 0) break;
+    int probe = SocketCloexec(AF_UNIX, SOCK_STREAM);
+    if (probe < 0) break;
+    int connected = connect(probe, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr);
+    int connectErr = errno;
+    close(probe);
+    errno = EADDRINUSE;
+    if (connected == 0 || connectErr != ECONNREFUSED) break;
+    struct stat st;
+    if (lstat(path.c_str(), &st) < 0 || !S_ISSOCK(st.st_mode) || unlink(path.c_str()) < 0) { errno = EADDRINUSE; break; }
+  }
+  if (failed == nullptr) {
+    if (chmod(path.c_str(), static_cast<mode_t>(mode)) < 0) {
+      failed = "chmod";
+    } else if (listen(fd, backlog) < 0) {
+      failed = "listen";
+    }
+    if (failed != nullptr) {
+      int err = errno;
+      unlink(path.c_str());
+      errno = err;
+    }
+  }
+  if (failed != nullptr) {
+    int err = errno;
+    close(fd);
+    ErrnoError(env, err, failed, path).ThrowAsJavaScriptException();
     return env.Undefined();
   }
   return Napi::Number::New(env, fd);

@@ -61,6 +61,7 @@ interface Addon {
   ) => UnixListener;
   rlimitNames(): string[];
   bindTcpListener(host: string, port: number, family: number, backlog: number): number;
+  bindUnixListener(path: string, mode: number, backlog: number): number;
   localPort(fd: number): number;
   localAddress(fd: number): SocketAddress;
   closeFd(fd: number): void;
@@ -264,6 +265,15 @@ export function pipe(): [number, number] {
  */
 export function bindTcpListener(host: string, port: number, family: 4 | 6, backlog: number): number {
   return addon.bindTcpListener(String(host), integer(port, 'bindTcpListener: port'), integer(family, 'bindTcpListener: family'), integer(backlog, 'bindTcpListener: backlog'));
+}
+
+/**
+ * A listening unix stream socket for `listen: unix:/path` → its fd (CLOEXEC, blocking, not
+ * accepted on: it is the service's). Bound under umask 0177, then chmod to mode; a stale file
+ * (connect refused) is replaced, a live one is EADDRINUSE. The owner is the caller's to set.
+ */
+export function bindUnixListener(socketPath: string, mode: number, backlog: number): number {
+  return addon.bindUnixListener(String(socketPath), integer(mode, 'bindUnixListener: mode'), integer(backlog, 'bindUnixListener: backlog'));
 }
 
 /** The local port of a bound socket (getsockname): what port 0 became. */

@@ -95,7 +95,6 @@ const FUTURE_KEYS = [
   { name: 'ready', type: types.mapping(probe, 'probe', { exactlyOne: ['notify', 'http', 'tcp', 'cmd'] }), field: 'ready', doc: 'when a start counts as ready' },
   { name: 'health', type: types.mapping({ ...probe, failures: types.integer }, 'probe', { exactlyOne: ['http', 'tcp', 'cmd'] }), field: 'health', doc: 'checked while up' },
   { name: 'limits', type: types.mapOf(limitValue, 'map', { names: ['core', 'cpu', 'data', 'fsize', 'memlock', 'nofile', 'nproc', 'stack'] }), field: 'limits', doc: 'rlimits' },
-  { name: 'listen', type: types.listOf(types.text, 'list of addresses'), default: [], field: 'listen', doc: 'sockets held for the service' },
   { name: 'cgroup.memory_max', type: types.size, field: 'cgroup.memoryMax', doc: 'memory.max of the service' },
 ];
 
@@ -127,7 +126,8 @@ cgroup: {memory_max: 512M}
   assert.deepEqual(values.get('ready'), { http: 'http://127.0.0.1:8080/up', interval: 0.5, timeout: 30 });
   assert.deepEqual(values.get('health'), { tcp: '127.0.0.1:8080', failures: 3 });
   assert.deepEqual(values.get('limits'), { nofile: { soft: 65536, hard: 65536 }, core: { soft: Infinity, hard: Infinity }, nproc: { soft: 100, hard: 200 } });
-  assert.deepEqual(values.get('listen'), ['tcp://0.0.0.0:80', 'unix:///run/app.sock']);
+  assert.deepEqual(values.get('listen').map((address) => address.text), ['tcp://0.0.0.0:80', 'unix:///run/app.sock']);
+  assert.equal(values.get('listen')[1].path, '/run/app.sock');
   assert.equal(values.get('cgroup.memory_max'), 512 * 2 ** 20);
 });
 

@@ -32,7 +32,7 @@ test('the record is plain JSON with every field, in a stable order', () => {
   }, NOW, { logFile: '/var/log/web.log' });
   assert.deepEqual(JSON.parse(JSON.stringify(record)), record);
   assert.deepEqual(Object.keys(record), ['name', 'state', 'want', 'pid', 'following', 'uptime', 'since', 'count', 'backoff', 'lastExit', 'note', 'startError',
-    'restarts', 'lastRestart', 'logError', 'ready', 'health', 'probeError', 'statusText', 'error', 'logFile', 'processes', 'memory', 'cpu']);
+    'restarts', 'lastRestart', 'logError', 'ready', 'health', 'probeError', 'statusText', 'upgradePid', 'error', 'logFile', 'processes', 'memory', 'cpu']);
   assert.equal(record.ready, true, 'running without ready: is ready');
   assert.equal(serviceRecord('web', { ...base, pid: 42, running: true, ready: false }, NOW).ready, false, 'started, not ready yet');
   assert.equal(serviceRecord('web', { ...base, want: 'down' }, NOW).ready, null, 'nothing runs');

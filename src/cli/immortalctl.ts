@@ -21,6 +21,8 @@ interface Action {
   endsSupervisor?: boolean;
   /** The row is printed once this has happened (at most --wait seconds), not at once. */
   awaits?: 'service-down' | 'supervisor-done';
+  /** The socket answers once the action is over (upgrade): wait this long for it. */
+  answerTimeoutMs?: number;
 }
 
 /**
@@ -39,6 +41,9 @@ const WORD_ACTIONS: readonly Action[] = [
   { word: 'halt', socketSignal: 'halt', description: 'Stop the service (TERM) and exit its supervisor (immortaldir starts it again).', endsSupervisor: true, awaits: 'supervisor-done' },
   { word: 'restart', socketSignal: 'restart', description: 'Same as halt.', endsSupervisor: true, awaits: 'supervisor-done' },
   { word: 'exit', socketSignal: 'exit', description: 'Exit only the supervisor, leaving the service running.', endsSupervisor: true },
+  // Readiness, then the old instance's stop_timeout: answered when the new instance serves.
+  { word: 'upgrade', socketSignal: 'upgrade', answerTimeoutMs: 600_000,
+    description: 'Start a second instance on the held listen: sockets, hand over once it is ready, stop the old one (docs/zero-downtime.md).' },
 ];
 
 const FLAG_ACTIONS: readonly Action[] = [
@@ -178,7 +183,7 @@ async function applyAction(service: DiscoveredService, action: Action, waitMs: n
     if (row.error) return row;
   }
   try {
-    const reply = await sendSignal(service.socketPath, action.socketSignal);
+    const reply = await sendSignal(service.socketPath, action.socketSignal, action.answerTimeoutMs);
     if (reply.Err) row.actionError = reply.Err;
   } catch (err) {
     row.error = describeError(err);

@@ -2,6 +2,9 @@
 // read. Built by load.ts from a ConfigInput and its run.yml, driven by the key table (keys.ts).
 // This file is the config layer's front door: import from here.
 
+import type { ListenAddress } from './listen-address';
+
+export type { ListenAddress } from './listen-address';
 export { ConfigError } from './errors';
 export type { ConfigInput, LoadContext } from './input';
 export { loadConfig, loadServiceFile, type ServiceFileOptions } from './load';
@@ -76,6 +79,8 @@ export interface Config {
   health?: HealthConfig;
   /** run.yml `watchdog:` seconds (with ready.notify: systemd). */
   watchdog?: number;
+  /** run.yml `listen`: sockets the supervisor binds and holds, passed as fds 3, 4… (docs/zero-downtime.md). */
+  listen: ListenAddress[];
   /** Absolute supervise directory (lock, immortal.sock). */
   superviseDir: string;
   /** Service name: basename of superviseDir. */

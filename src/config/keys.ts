@@ -13,6 +13,7 @@ import { healthValue, readyValue } from './readiness-types';
 import { creatableFile, enterableDirectory, readableDirectory, switchableUser, type Verify } from './checks';
 import type { Config } from './config';
 import type { InputField } from './input';
+import { listenAddress } from './listen-address';
 import {
   boolean, commandLine, commandWords, filePath, integer, listOf, mapOf, nameOrId, numberOf, octalMode, seconds,
   serviceName, sourceText, type ValueType,
@@ -129,6 +130,8 @@ export const RUN_YML_KEYS: readonly KeyEntry[] = [
     doc: '*extension*: probe while up: `http`/`tcp`/`cmd`, `interval` (10), `timeout` (2), `failures` (3 in a row → graceful restart)' }),
   key({ name: 'watchdog', type: seconds, check: moreThan(0), field: 'watchdog',
     doc: '*extension*: with `ready.notify: systemd`: no `WATCHDOG=1` for this long → graceful restart' }),
+  key({ name: 'listen', type: listOf(listenAddress, 'list of addresses'), default: [], field: 'listen',
+    doc: '*extension*: sockets bound by the supervisor and held for the service\'s whole life, passed as fds 3, 4… with `LISTEN_FDS` (systemd\'s protocol): `tcp://127.0.0.1:8080`, `tcp6://[::1]:8080`, `unix:/run/app.sock`; numeric hosts only (docs/zero-downtime.md)' }),
   key({ name: 'socket.mode', type: octalMode, default: 0o600, docDefault: '0600', field: 'socket.mode',
     doc: '*extension*: mode of `immortal.sock` (`0660`, or quoted `"0660"`)' }),
   key({ name: 'socket.group', type: nameOrId('name or gid'), docDefault: "supervisor's", field: 'socket.group',

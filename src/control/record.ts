@@ -57,6 +57,8 @@ export interface ServiceRecord {
   restarts: Record<string, number>;
   /** The latest of them: cause, reason ("memory 412M > 400M"), Unix ms. */
   lastRestart: { cause: string; reason: string; at: number } | null;
+  /** While an upgrade overlaps two instances: the new one's pid (`pid` is still the old one); else null. */
+  upgradePid: number | null;
   /** Live processes of the whole service (its cgroup, or what the supervisor tracked); null when unknown. */
   processes: number | null;
   /** Their resident memory, in bytes. */
@@ -111,6 +113,7 @@ export function serviceRecord(name: string, snapshot: StatusSnapshot | undefined
       health: null,
       probeError: null,
       statusText: null,
+      upgradePid: null,
       ...tail,
     };
   }
@@ -134,6 +137,7 @@ export function serviceRecord(name: string, snapshot: StatusSnapshot | undefined
     health: snapshot.health ?? null,
     probeError: snapshot.probeError ?? null,
     statusText: snapshot.notifyStatus ?? null,
+    upgradePid: snapshot.upgradePid ?? null,
     ...tail,
   };
 }

@@ -96,6 +96,11 @@ function serveSignal(ctx: RouteContext, req: http.IncomingMessage, res: http.Ser
   const refusal = signalRefusal(ctx, req.socket);
   if (refusal) return sendJson(ctx, res, 403, { Err: refusal });
   const name = decodeSignalName(path.slice(SIGNAL_PREFIX.length));
+  // The overlapped upgrade answers once it is over (new instance serving, or why not).
+  if (name === 'upgrade' && ctx.service.upgrade) {
+    void ctx.service.upgrade().then((err) => sendJson(ctx, res, 200, { Err: err }));
+    return;
+  }
   sendJson(ctx, res, 200, { Err: dispatchSignal(ctx.service, name) });
 }
 

@@ -7,6 +7,7 @@ import { buildEnvironment } from './environment';
 import { lookupUser, spawn, type ExitStatus, type UserInfo } from '../native';
 import type { JoinOptions, ServiceMembers } from './members';
 import { onChildExit } from './reaper';
+import type { HeldSockets } from './held-sockets';
 
 export interface LaunchContext {
   config: Config;
@@ -16,6 +17,8 @@ export interface LaunchContext {
   stderrFd: number;
   /** Who the service's processes are: the service's spawn joins it (cgroup, marker). */
   members?: ServiceMembers;
+  /** `listen:` sockets, passed to the service's starts as fds 3, 4… (held-sockets.ts). */
+  heldSockets?: Pick<HeldSockets, 'fds' | 'environment'>;
 }
 
 /** Resolves -u; the config layer already refused unknown users and non-root callers. */
@@ -38,9 +41,13 @@ export interface SpawnExtras {
 }
 
 /** The service itself joins its members; require_cmd and post_exit are helpers, not members. */
-function spawnWithContext(ctx: LaunchContext, argv: string[], join?: JoinOptions, extras?: SpawnExtras): number {
-  const env = [...buildEnvironment(ctx.config, process.env, ctx.user), ...(join?.env ?? []), ...(extras?.env ?? [])];
-  const stdio = [-1, ctx.stdoutFd, ctx.stderrFd];
+function spawnWithContext(ctx: LaunchContext, argv: string[], join?: JoinOptions, extras?: SpawnExtras, service = false): number {
+  // Only the service gets the held sockets (systemd's protocol); require_cmd and post_exit do not.
+  const sockets = service ? ctx.heldSockets : undefined;
+  const env = [...buildEnvironment(ctx.config, process.env, ctx.user), ...(join?.env ?? []), ...(sockets?.environment() ?? []),
+    ...(extras?.env ?? [])];
+  // Held sockets are fds 3, 4… (LISTEN_FDS counts from 3); readiness fds (notify fd:N) go where they ask.
+  const stdio = [-1, ctx.stdoutFd, ctx.stderrFd, ...(sockets?.fds() ?? [])];
   for (const [target, fd] of extras?.fds ?? []) {
     while (stdio.length < target) stdio.push(-1);
     stdio[target] = fd;
@@ -60,6 +67,8 @@ function spawnWithContext(ctx: LaunchContext, argv: string[], join?: JoinOptions
     // and a terminal's Ctrl-C reaches only the supervisor, which then stops it in order.
     setsid: true,
     stdio,
+    // LISTEN_PID must be the child's own pid: written by the child itself, before exec.
+    pidEnv: sockets?.fds().length ? 'LISTEN_PID' : undefined,
     // Joined before exec: not one instruction of the service runs outside its cgroup.
     cgroupProcsFd: join?.cgroupProcsFd,
   });
@@ -71,7 +80,7 @@ export function spawnService(ctx: LaunchContext, onExit: (status: ExitStatus) =>
   const join = ctx.members?.joinOptions();
   let pid: number;
   try {
-    pid = spawnWithContext(ctx, ctx.config.command, join, extras);
+    pid = spawnWithContext(ctx, ctx.config.command, join, extras, true);
   } finally {
     if (join) ctx.members!.joined(join);
   }

@@ -6,14 +6,13 @@
 
 import type { Config } from '../config/config';
 import { isSubreaper, type ExitStatus } from '../native';
-import { spawnService, type LaunchContext, type SpawnExtras } from '../process/launch';
-import type { ServiceMembers } from '../process/members';
+import { spawnService, type SpawnExtras } from '../process/launch';
 import { processStartTime } from '../process/proc';
-import type { ServiceOutput } from '../log/output';
 import { waitForFollowablePid } from './follow';
 import { RunHistory } from './history';
 import { SupervisorOutcome } from './outcome';
-import { checkPreconditions, hasPreconditions, startPostExit, type RequireCheck } from './hooks';
+import { checkPreconditions, hasPreconditions, startPostExit } from './hooks';
+import type { SupervisorOptions } from './options';
 import {
   timersOf, trackedProcess, unreachable,
   type AfterStop, type CheckingPreconditions, type PendingStop, type Draining, type Finished, type FinishReason,
@@ -22,29 +21,11 @@ import {
 import { beginStop, drainCheckIntervalMs, serviceDrained, signalService } from './stopping';
 import { findLeftRunning, trackedExited, watchTracked, writeChildPidfiles } from './tracked-process';
 
-export interface SupervisorOptions {
-  config: Config;
-  launch: LaunchContext;
-  /** Every process the service started: what a stop, a crash and re-adoption deal with. */
-  members: ServiceMembers;
-  output: ServiceOutput;
-  /** uid besides root allowed to signal over the socket. */
-  ownerUid: number;
-  /** `exit` over the socket is allowed: command-line runs, or IMMORTAL_EXIT set. */
-  allowExit: boolean;
-  /** Finish the supervisor once retries are used up (else the service just stays down). */
-  exitWhenRetriesUsed: boolean;
-  /** Names from `require:` that are not up yet (empty: go ahead). */
-  requireCheck?: RequireCheck;
-  log: (line: string) => void;
-  /** Finish when the very first start fails (default); immortaldir keeps retrying instead. */
-  failFirstStart?: boolean;
-  /** The 1 s rule (restart-rule.ts); only a test preload shortens it, never the environment. */
-  minRestartMs?: number;
-}
+export type { SupervisorOptions } from './options';
 
 /** pid.grace when unset: gunicorn renames its pidfile back up to ~1 s after the old master exits. */
 const defaultPidGraceSeconds = 3;
+
 export class ServiceStateMachine {
   /** Resolves once the supervisor is done; the caller then tears down socket and lock. */
   readonly finished: Promise<FinishReason>;
@@ -278,6 +259,16 @@ export class ServiceStateMachine {
     this.opts.log(`started ${pid}: ${this.config.command.join(' ')}`);
     this.spawned({ pid, kind: 'child', ours: true, member: true });
   }
+
+  /** An overlapped upgrade (upgrade.ts): its new instance is ready and becomes the service. */
+  protected handOver(next: Tracked): void {
+    this.history.since = Date.now(); // count rose when it started (upgrade.ts)
+    this.to({ name: 'running', proc: next });
+    writeChildPidfiles(this.config, next.pid, this.opts.log);
+  }
+
+  /** The exit of an instance an upgrade handed the service over to. */
+  protected serviceExited(status: ExitStatus): void { this.onExited(status.pid, status); }
 
   private startFailed(err: Error): void {
     this.history.startFailed(err);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Config } from '../config/config';
 import { startControlServer, type ControlServer, type ControlServerOptions } from '../control/server';
 import { resolveUser } from '../process/launch';
+import { HeldSockets } from '../process/held-sockets';
 import { ServiceMembers } from '../process/members';
 import { openServiceOutput, type ServiceOutput } from '../log/output';
 import { readPidfile, removePidfileIfOurs, writePidfileAtomically } from '../process/pidfile';
@@ -30,6 +31,8 @@ export interface ServiceRuntime {
   readonly supervisor: Supervisor;
   readonly output: ServiceOutput;
   readonly members: ServiceMembers;
+  /** The `listen:` sockets, held until close(). */
+  readonly heldSockets: HeldSockets;
   /** Socket, log output, supervisor pidfile and lock, in that order; after `finished`. */
   close(): Promise<void>;
 }
@@ -43,12 +46,17 @@ export async function openServiceRuntime(config: Config, opts: ServiceRuntimeOpt
   const dir = acquireSuperviseDir(config.superviseDir);
   let output: ServiceOutput | undefined;
   let server: ControlServer | undefined;
+  let heldSockets: HeldSockets | undefined;
+  let runningPids: number[] = [];
   try {
     output = openServiceOutput(config, user && { uid: user.uid, gid: user.gid }, { report: opts.log });
     const members = new ServiceMembers({ superviseDir: config.superviseDir, name: config.name, orphansAreMembers: opts.soleService });
+    // Bound here, as root, before anything starts; taken back from a service left running.
+    runningPids = config.listen.length > 0 ? members.pids() : [];
+    heldSockets = HeldSockets.open(config, user, runningPids, opts.log);
     const supervisor = new Supervisor({
       config,
-      launch: { config, user, stdoutFd: output.stdoutFd, stderrFd: output.stderrFd, members },
+      launch: { config, user, stdoutFd: output.stdoutFd, stderrFd: output.stderrFd, members, heldSockets },
       members,
       output,
       ownerUid: process.getuid!(),
@@ -71,8 +79,11 @@ export async function openServiceRuntime(config: Config, opts: ServiceRuntimeOpt
       restore: (recreated) => restoreChildPidfile(supervisor, recreated.dir, opts.log),
       log: opts.log,
     });
-    return { supervisor, output, members, close: () => closeAll(config, watch, output!, members) };
+    const sockets = heldSockets;
+    return { supervisor, output, members, heldSockets, close: () => closeAll(config, watch, output!, members, sockets) };
   } catch (err) {
+    // A service left running still serves on its unix files.
+    heldSockets?.close(runningPids.length === 0);
     await server?.close();
     await output?.close();
     dir.release();
@@ -80,9 +91,10 @@ export async function openServiceRuntime(config: Config, opts: ServiceRuntimeOpt
   }
 }
 
-async function closeAll(config: Config, watch: SuperviseDirWatch, output: ServiceOutput, members: ServiceMembers): Promise<void> {
+async function closeAll(config: Config, watch: SuperviseDirWatch, output: ServiceOutput, members: ServiceMembers, sockets: HeldSockets): Promise<void> {
   // Empty after a stop; still in use after `exit` left the service running (kept for re-adoption).
-  members.release();
+  const gone = members.release();
+  sockets.close(gone && (sockets.count === 0 || members.empty()));
   const { dir, server } = await watch.stop();
   await server?.close();
   await output.close();

@@ -65,6 +65,8 @@ export interface StatusSnapshot {
   probeError?: string;
   /** The service's sd_notify STATUS= text (or "stopping"/"reloading"). */
   notifyStatus?: string;
+  /** While an upgrade overlaps two instances: the new one's pid (`pid` is still the old one). */
+  upgradePid?: number;
 }
 
 /** Every method returns '' on success or the error text for `{"Err": …}`. */
@@ -97,4 +99,6 @@ export interface ServiceControl {
   halt(): string;
   /** Exit the supervisor, leaving the service running (refused unless allowed). */
   exit(): string;
+  /** Overlapped upgrade (upgrade.ts): '' once the new instance serves, else why not. */
+  upgrade?(): Promise<string>;
 }

@@ -128,9 +128,12 @@
 // Add each to the `State` union below: the compiler then lists every event to decide.
 // • starting (issue 14) is above; health and the watchdog need no state of their own: they
 //   count while running and end in restart-for (ready-machine.ts, health.ts).
-// • upgrading (issue 20, overlapped upgrade): running + upgrade → upgrading {old, next}: next
-//   starting on the held sockets; ready → stopping old (then: running with next); next fails →
-//   stop next only, old stays running.
+// • upgrading (issue 20, overlapped upgrade): built as an overlay on `running` (upgrade.ts),
+//   not a state: during the overlap every rule of `running` holds for the old instance (its
+//   exit, down, halt stop the whole service, the new instance with it, and the upgrade fails);
+//   the new one's exit goes to the upgrade until the hand-over. Ready → handOver (machine.ts):
+//   running {proc: next} in one `to()`, the old instance's session stopped outside the machine.
+//   `upgrading {old, next}` can replace the overlay if an event ever needs to tell them apart.
 
 import type { ExitWatch } from '../native';
 

@@ -10,6 +10,7 @@ import type { RestartCause, ServiceControl, ServiceUsage, StatusSnapshot } from 
 import { coarseState, trackedProcess, unreachable, type SupervisorState } from './states';
 import { signalDraining } from './stopping';
 import { letGo } from './tracked-process';
+import { Upgrades } from './upgrade';
 
 export type { SupervisorOptions } from './machine';
 export type { FinishReason, SupervisorState } from './states';
@@ -18,6 +19,22 @@ export class Supervisor extends ReadyStateMachine implements ServiceControl {
   readonly name: string;
   readonly superviseDir: string;
   readonly ownerUid: number;
+  /** Overlapped upgrades (upgrade.ts), on top of `running`. */
+  private readonly upgrades = new Upgrades({
+    config: this.config,
+    launch: this.opts.launch,
+    runningChild: () => {
+      const s = this.state;
+      if (s.name !== 'running') return `no running process to upgrade (${coarseState(s)})`;
+      if (s.proc.kind !== 'child') return `cannot upgrade a ${s.proc.kind} process: only one this supervisor started`;
+      return s.proc;
+    },
+    stillRunning: (old) => this.state.name === 'running' && this.state.proc === old,
+    started: () => { this.history.count++; },
+    handOver: (next) => this.handOver(next),
+    childExited: (status) => this.serviceExited(status),
+    log: (line) => this.opts.log(line),
+  });
 
   constructor(opts: SupervisorOptions) {
     super(opts);
@@ -131,6 +148,11 @@ export class Supervisor extends ReadyStateMachine implements ServiceControl {
     }
   }
 
+  /** Starts a second instance on the held sockets, hands over once it is ready, stops the old one. */
+  upgrade(): Promise<string> {
+    return this.upgrades.run();
+  }
+
   exit(): string {
     // The Go original's wording, which operators' scripts may match on.
     if (!this.opts.allowExit) return 'set environment variable IMMORTAL_EXIT to exit';
@@ -173,6 +195,7 @@ export class Supervisor extends ReadyStateMachine implements ServiceControl {
       logDroppedLines: this.opts.output.droppedLines(),
       logError: this.opts.output.lastError(),
       ...this.readinessSnapshot(),
+      upgradePid: this.upgrades.nextPid,
     };
   }
 
