@@ -133,3 +133,41 @@ test('stop during the overlap stops both instances; the upgrade answers that the
   run.kill('SIGTERM');
   assert.deepEqual(await run.waitExit(), { code: 0, signal: null });
 });
+
+test('the new instance is ready by its ready: probe; a probe that never passes fails the upgrade; notify readiness refuses one', async (t) => {
+  const box = sandbox(t);
+  const port = await freePort();
+  const flag = box.path('ready-flag');
+  // The probe asks a file the test controls, so it tells the instances apart (the port could not).
+  const withProbe = (args) => box.write('web.yml', `cmd: ${PYTHON} ${LISTEN_SERVER}${args}\nlisten:\n  - "tcp://127.0.0.1:${port}"\n`
+    + `ready:\n  cmd: test -e ${flag}\n  interval: 0.05\n  timeout: 2\nstop_timeout: 5\n`);
+  fs.writeFileSync(flag, '');
+  const file = withProbe('');
+  const sock = box.ctlSocket('web');
+  const run = box.start(['-n', '-c', file, '-ctl', 'web']);
+  const { pid } = await waitForStatus(sock, (s) => s.pid > 0);
+  await waitFor(async () => JSON.parse((await request(sock, '/service')).body).ready === true, { message: 'ready' });
+
+  fs.rmSync(flag);
+  const notReady = await ctl(box, ['upgrade', 'web']);
+  assert.equal(notReady.code, 1);
+  assert.match(notReady.stdout + notReady.stderr, /upgrade failed: new instance not ready in time: 2 s \(last probe: test -e \S+: exit 1\); the old one keeps serving/);
+  assert.equal(await askPid(port), pid, 'the old instance keeps serving');
+  assert.deepEqual(instances(box), [pid]);
+
+  fs.writeFileSync(flag, '');
+  const upgraded = await ctl(box, ['upgrade', 'web']);
+  assert.equal(upgraded.code, 0, upgraded.stdout + upgraded.stderr);
+  const after = await status(sock);
+  assert.notEqual(after.pid, pid);
+  assert.deepEqual(instances(box), [after.pid]);
+
+  box.write('web.yml', `cmd: ${PYTHON} ${LISTEN_SERVER}\nlisten:\n  - "tcp://127.0.0.1:${port}"\nready:\n  notify: systemd\n`);
+  const refused = await ctl(box, ['upgrade', 'web']);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stdout + refused.stderr, /upgrade refused: ready\.notify cannot tell two instances apart/);
+  assert.equal((await status(sock)).pid, after.pid);
+
+  run.kill('SIGTERM');
+  assert.deepEqual(await run.waitExit(), { code: 0, signal: null });
+});

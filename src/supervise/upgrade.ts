@@ -135,6 +135,8 @@ function reread(current: Config): Config {
     requireCmd: fresh.requireCmd,
     postExit: fresh.postExit,
     stopTimeout: fresh.stopTimeout,
+    // How the new instance proves it is ready is part of what a deploy changes.
+    ready: fresh.ready,
   };
 }
 
