@@ -3,6 +3,7 @@
 // ~/.immortal/<name> first, then $IMMORTAL_SDIR/<name>. immortaldir checks in-process instead.
 
 import path from 'node:path';
+import { getStatus } from '../control/client';
 import { superviseRoots } from '../supervise-dir/roots';
 
 export async function requireCheckOverSockets(names: string[]): Promise<string[]> {
@@ -17,16 +18,11 @@ export async function requireCheckOverSockets(names: string[]): Promise<string[]
 async function anyRootHasUp(roots: string[], name: string): Promise<boolean> {
   for (const root of roots) {
     try {
-      const status = await statusClient().getStatus(path.join(root, name, 'immortal.sock'), 1000);
+      const status = await getStatus(path.join(root, name, 'immortal.sock'), 1000);
       if (status.pid > 0 && 'up' in status) return true;
     } catch {
       // not there, stale, or slow: not up
     }
   }
   return false;
-}
-
-/** The HTTP client, loaded only by services that have `require:` (most do not). */
-function statusClient(): typeof import('../control/client') {
-  return require('../control/client') as typeof import('../control/client');
 }
