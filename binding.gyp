@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.cc",
         "native/errors.cc",
+        "native/exec.cc",
         "native/spawn.cc",
         "native/spawn_child.cc",
         "native/limits.cc",

@@ -9,7 +9,8 @@
 // One `immortal -n` runs meanwhile. Commands run in turn, round after round; each one's CPU
 // is this process's children time (/proc/self/stat cutime+cstime, 10 ms ticks) summed over
 // its rounds, divided by the rounds.
-//   node bench/ctl-cost.mjs [--rounds=N]
+//   node bench/ctl-cost.mjs [--rounds=N] [--base=DIST]
+//   --base=DIST  also runs DIST/cli/immortalctl.js (a build of an earlier commit): before/after in one run.
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -21,6 +22,7 @@ import { fmt, nowMs, percentile, sleep } from './lib/stats.mjs';
 
 const repoRoot = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const rounds = Number(process.argv.find((a) => a.startsWith('--rounds='))?.split('=')[1] ?? 25);
+const baseDist = process.argv.find((a) => a.startsWith('--base='))?.split('=')[1];
 const TICK_MS = 1000 / 100; // USER_HZ is 100 on Linux
 
 /** Children's CPU (user+system) so far, in ms, from /proc/self/stat fields 16 and 17. */
@@ -61,6 +63,9 @@ async function main() {
       { label: 'status listing over node:http', file: process.execPath, args: ['-e', HTTP_STATUS] },
       { label: 'status listing over node:net', file: process.execPath, args: ['-e', NET_STATUS] },
     ];
+    if (baseDist) {
+      commands.splice(3, 0, { label: `immortalctl status a (${baseDist})`, file: process.execPath, args: [path.resolve(baseDist, 'cli', 'immortalctl.js'), 'status', 'a'] });
+    }
     const go = goImmortalDir();
     if (go) commands.push({ label: 'Go immortalctl status a', file: path.join(go, 'immortalctl'), args: ['status', 'a'] });
     for (const command of commands) Object.assign(command, { cpuMs: 0, wall: [] });

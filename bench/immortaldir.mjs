@@ -3,6 +3,7 @@
 // services (`sleep 3600`), and how long a change to one file takes to be running with 1000.
 //
 //   npx tsc -p . && node bench/immortaldir.mjs [counts…]      (default: 10 100 1000)
+//   IMMORTAL_BENCH_NODE_FLAGS='--max-semi-space-size=1' …   Node/V8 flags for immortaldir
 //
 // For each count: a fresh services dir, HOME and IMMORTAL_SDIR under os.tmpdir(); start
 // immortaldir; "start" is the time until every service's socket answers with a pid. RSS is
@@ -20,6 +21,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { memoryKb } from './lib/proc.mjs';
 
 const IMMORTALDIR = fileURLToPath(new URL('../dist/cli/immortaldir.js', import.meta.url));
 const MARKER = 'IMMORTALDIR_BENCH';
@@ -121,7 +123,8 @@ async function benchCount(count, { reload }) {
   const env = { ...process.env, HOME: home, IMMORTAL_SDIR: sdir, [MARKER]: base };
   delete env.IMMORTAL_TEST_RESTART_MS;
   const started = performance.now();
-  const proc = spawn(process.execPath, [IMMORTALDIR, servicesDir], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const nodeFlags = (process.env.IMMORTAL_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeFlags, IMMORTALDIR, servicesDir], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr.setEncoding('utf8').on('data', (chunk) => {
     log = (log + chunk).slice(-20000);
@@ -136,6 +139,7 @@ async function benchCount(count, { reload }) {
     if (count === 0) await sleep(300); // the empty dir: let the first scan happen
     await sleep(2000); // settle: start-up garbage collected, timers idle
     result.rssKb = rssKb(proc.pid);
+    result.memory = memoryKb(proc.pid);
     result.fds = fdCount(proc.pid);
 
     if (reload) {
@@ -186,9 +190,9 @@ async function benchCount(count, { reload }) {
 function table(rows, baseline) {
   const mb = (kb) => `${(kb / 1024).toFixed(1)} MB`;
   const out = [
-    '| services | start (all answering) | RSS | marginal RSS / service | slope from previous row | fds | reload one file | stop all (SIGTERM) |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|',
-    `| 0 | - | ${mb(baseline.rssKb)} | - | - | ${baseline.fds} | - | ${baseline.stopMs.toFixed(0)} ms |`,
+    '| services | start (all answering) | RSS | marginal RSS / service | slope from previous row | fds | reload one file | stop all (SIGTERM) | PSS / anonymous |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `| 0 | - | ${mb(baseline.rssKb)} | - | - | ${baseline.fds} | - | ${baseline.stopMs.toFixed(0)} ms | ${mb(baseline.memory.pss)} / ${mb(baseline.memory.anon)} |`,
   ];
   let previous = baseline;
   for (const row of rows) {
@@ -197,7 +201,7 @@ function table(rows, baseline) {
     const marginal = (row.rssKb - baseline.rssKb) / row.count / 1024;
     const slope = (row.rssKb - previous.rssKb) / (row.count - previous.count) / 1024;
     out.push(`| ${row.count} | ${row.startMs.toFixed(0)} ms | ${mb(row.rssKb)} | ${marginal.toFixed(3)} MB | ${slope.toFixed(3)} MB | ${row.fds} | ` +
-      `${row.reload ?? '-'} | ${row.stopMs.toFixed(0)} ms |`);
+      `${row.reload ?? '-'} | ${row.stopMs.toFixed(0)} ms | ${mb(row.memory.pss)} / ${mb(row.memory.anon)} |`);
     previous = row;
   }
   return out.join('\n');

@@ -26,6 +26,7 @@ Napi::Object InitImmortal(Napi::Env env, Napi::Object exports) {
   exports.Set("openNotifySocket", Napi::Function::New(env, OpenNotifySocket, "openNotifySocket"));
   exports.Set("watchNotify", Napi::Function::New(env, WatchNotify, "watchNotify"));
   exports.Set("pidfdGetfd", Napi::Function::New(env, PidfdGetfd, "pidfdGetfd"));
+  exports.Set("exec", Napi::Function::New(env, Exec, "exec"));
   InitExitWatch(env, exports);
   InitUnixListener(env, exports);
   return exports;

@@ -68,6 +68,7 @@ interface Addon {
   openNotifySocket(path: string): number;
   watchNotify(fd: number, onMessage: (msg: NotifyMessage) => void, onError: (err: Error) => void): NotifyWatch;
   pidfdGetfd(pid: number, targetFd: number): number;
+  exec(file: string, argv: string[], env: string[]): void;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -250,6 +251,19 @@ export interface ListenUnixOptions {
 export function listenUnix(path: string, opts: ListenUnixOptions, onConnection: (connection: UnixConnection) => void): UnixListener {
   return new addon.UnixListener(path, opts.bindUmask, opts.backlog ?? 511, (fd, uid, gid, pid) =>
     onConnection({ fd, uid, gid, pid }));
+}
+
+/**
+ * execve(2): replaces this process (same pid) with file; returns only by throwing (code,
+ * syscall 'execve', path). stdin, stdout and stderr stay open across it; every other
+ * descriptor is closed (Node marks even the ones it inherited close-on-exec).
+ */
+export function exec(file: string, argv: string[], env: string[]): never {
+  if (typeof file !== 'string' || !Array.isArray(argv) || !Array.isArray(env)) {
+    throw new TypeError('exec: file must be a string, argv and env arrays of strings');
+  }
+  addon.exec(file, argv.map(String), env.map(String));
+  throw new Error('exec: returned without an error');
 }
 
 /** pipe2(O_CLOEXEC): [readFd, writeFd]. */

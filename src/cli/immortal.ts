@@ -1,34 +1,74 @@
 #!/usr/bin/env node
-// immortal: supervise one service. Argument handling only; the work is in ../supervise/standalone.ts.
+// immortal: supervise one service. Argument handling only: once the config is read and
+// checked it is handed to ./supervise-entry.ts (detached copy, or this same pid re-executed
+// for -n), so the supervising process never holds the YAML reader or the flag parser.
 
 import { homedir } from 'node:os';
-import { ConfigError, configToYaml, loadConfig } from '../config/config';
+import path from 'node:path';
+import { ConfigError, configToYaml, loadConfig, type Config } from '../config/config';
+import { exec } from '../native';
+import { configHandoverEnv, encodeConfig } from '../supervise/config-handover';
 import { detach, takeDaemonNotifier } from '../supervise/detach';
 import { SuperviseDirBusy } from '../supervise-dir/lock';
 import { configInputOf, helpText, parseFlags } from './flags';
-import { guardStdio, supervisorLogger } from './output';
+import { guardStdio, keepSupervisingOnInternalErrors, supervisorLogger } from './output';
 import { packageVersion } from './version';
 
+const superviseEntry = path.join(__dirname, 'supervise-entry.js');
+
 async function main(argv: string[]): Promise<number> {
-  guardStdio();
+  // Only a copy started by an older launcher or by the fallback below (a config JSON cannot
+  // carry) gets here detached.
   const notify = takeDaemonNotifier();
   // Until it reports, the detached copy's stderr is /dev/null: a crash must reach the launcher.
   if (notify) process.once('uncaughtException', (err) => { notify(`err ${err.message}`); throw err; });
   const flags = parseFlags(argv);
   if (flags.version) {
+    guardStdio();
     process.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
   if (flags.help) {
+    guardStdio();
     process.stdout.write(helpText());
     return 0;
   }
   const config = loadConfig(configInputOf(flags), process.env, { pid: process.pid, home: homedir(), uid: process.getuid!() });
   if (flags.check) {
+    guardStdio();
     process.stdout.write(configToYaml(config));
     return 0;
   }
-  if (!config.foreground && notify === undefined) return detach(__filename, argv);
+  const json = notify === undefined ? encodeConfig(config) : undefined;
+  if (!config.foreground && notify === undefined) {
+    return json === undefined ? detach(__filename, argv) : detach(superviseEntry, argv, { [configHandoverEnv]: json });
+  }
+  // stdout and stderr are untouched so far: a stream libuv opened (and made non-blocking)
+  // would stay so across execve, and the new Node would then restore that state on exit.
+  if (json !== undefined) superviseInPlace(json, argv);
+  return superviseHere(config, notify);
+}
+
+/**
+ * -n: the same pid (operators, -P and process managers watch it) becomes the lean
+ * supervising entry. Returns only when execve fails (E2BIG with a huge env, …): the caller
+ * then supervises in this process, as it did before.
+ */
+function superviseInPlace(json: string, argv: string[]): void {
+  const env: string[] = [];
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value !== undefined && name !== configHandoverEnv) env.push(`${name}=${value}`);
+  }
+  env.push(`${configHandoverEnv}=${json}`);
+  try {
+    exec(process.execPath, [process.argv0, ...process.execArgv, superviseEntry, ...argv], env);
+  } catch {
+    // supervised here instead: it only costs memory
+  }
+}
+
+async function superviseHere(config: Config, notify: ((message: string) => void) | undefined): Promise<number> {
+  guardStdio();
   // Loaded only to supervise: -v, -cc and flag errors stay quick.
   const { runImmortal } = require('../supervise/standalone') as typeof import('../supervise/standalone');
   if (notify) process.removeAllListeners('uncaughtException');
@@ -39,16 +79,6 @@ async function main(argv: string[]): Promise<number> {
     notify?.(`err ${(err as Error).message}`);
     throw err;
   }
-}
-
-/**
- * A bug in our own code must not leave the service unsupervised: the error is logged and
- * the event loop goes on (the state machine's transitions are each complete before any
- * callback runs, so a throw inside one event leaves the others intact).
- */
-function keepSupervisingOnInternalErrors(log: (line: string) => void): void {
-  process.on('uncaughtException', (err) => log(`internal error, still supervising: ${err.stack ?? err}`));
-  process.on('unhandledRejection', (err) => log(`internal error, still supervising: ${(err as Error)?.stack ?? err}`));
 }
 
 main(process.argv.slice(2)).then(

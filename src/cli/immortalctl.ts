@@ -3,10 +3,9 @@
 // $IMMORTAL_SDIR. Arguments are parsed by hand because the original's single-dash,
 // multi-letter flags (-in, -ou) cannot be expressed with a getopt-style parser.
 
-import { closeClients, ControlError, getRecord, getStatus, sendSignal, watchStatus, type StatusResponse } from '../control/client';
+import { closeClients, ControlError, useOneRequestPerConnection, getRecord, getStatus, sendSignal, watchStatus, type StatusResponse } from '../control/client';
 import { discoverServices, type DiscoveredService } from '../control/discover';
 import { superviseRoots } from '../supervise-dir/roots';
-import { runLogs } from './immortalctl-logs';
 import { packageVersion } from './version';
 
 // ---- actions -----------------------------------------------------------------------------
@@ -334,7 +333,8 @@ async function run(invocation: Extract<Invocation, { kind: 'run' }>): Promise<nu
 }
 
 export async function main(args: readonly string[]): Promise<number> {
-  if (args[0] === 'logs') return runLogs(args.slice(1));
+  // Loaded for `logs` only: it brings node:http, which a listing does not need.
+  if (args[0] === 'logs') return (require('./immortalctl-logs') as typeof import('./immortalctl-logs')).runLogs(args.slice(1));
   let invocation: Invocation;
   try {
     invocation = parseArguments(args);
@@ -351,6 +351,7 @@ export async function main(args: readonly string[]): Promise<number> {
     process.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
+  useOneRequestPerConnection();
   try {
     return await run(invocation);
   } finally {

@@ -26,3 +26,13 @@ export function supervisorLogger(name: string): (line: string) => void {
     process.stderr.write(`${new Date().toISOString()} ${name}: ${line}${dropped}\n`);
   };
 }
+
+/**
+ * A bug in our own code must not leave the service unsupervised: the error is logged and
+ * the event loop goes on (the state machine's transitions are each complete before any
+ * callback runs, so a throw inside one event leaves the others intact).
+ */
+export function keepSupervisingOnInternalErrors(log: (line: string) => void): void {
+  process.on('uncaughtException', (err) => log(`internal error, still supervising: ${err.stack ?? err}`));
+  process.on('unhandledRejection', (err) => log(`internal error, still supervising: ${(err as Error)?.stack ?? err}`));
+}

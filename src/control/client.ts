@@ -1,9 +1,12 @@
 // A small client for immortal.sock: one keep-alive agent shared by every request, so talking
-// to many supervisors (immortalctl "*", immortaldir) reuses one connection per socket.
+// to many supervisors (immortaldir, require:) reuses one connection per socket; a program
+// that asks once and exits (immortalctl) uses one HTTP/1.0 request per connection instead,
+// without loading node:http at all.
 // Connection failures come back as a ControlError whose `kind` tells a stale socket (nobody
 // listening) from a missing one, a timeout or a permission problem.
 
-import http from 'node:http';
+import type { Agent } from 'node:http';
+import { http10Get, type Reply } from './http10-request';
 import type { StatusDocument } from './status';
 
 export type ControlErrorKind = 'stale' | 'missing' | 'timeout' | 'denied' | 'protocol';
@@ -29,11 +32,17 @@ export const DEFAULT_TIMEOUT_MS = 5000;
 
 // The agent keys pooled connections by socketPath, so sockets of different services never mix;
 // idle pooled sockets are unref'd by Node and do not keep a CLI alive.
-let sharedAgent: http.Agent | undefined;
+let sharedAgent: Agent | undefined;
+let oneRequestPerConnection = false;
 
-function agent(): http.Agent {
+function agent(http: typeof import('node:http')): Agent {
   sharedAgent ??= new http.Agent({ keepAlive: true, maxSockets: 4 });
   return sharedAgent;
+}
+
+/** From now on every request opens its own connection (HTTP/1.0, node:http never loaded). */
+export function useOneRequestPerConnection(): void {
+  oneRequestPerConnection = true;
 }
 
 /** Drops pooled connections (tests, or a program about to exit cleanly). */
@@ -115,17 +124,15 @@ export async function getMetrics(socketPath: string, timeoutMs = DEFAULT_TIMEOUT
   return reply.body;
 }
 
-interface Reply {
-  statusCode: number;
-  body: string;
-}
-
 function request(socketPath: string, path: string, timeoutMs: number): Promise<Reply> {
+  const timeoutError = () => new ControlError('timeout', socketPath, `${socketPath}: no answer within ${timeoutMs} ms`);
+  if (oneRequestPerConnection) {
+    return http10Get(socketPath, path, timeoutMs, timeoutError).catch((err: Error) => Promise.reject(toControlError(socketPath, err)));
+  }
+  const http = require('node:http') as typeof import('node:http');
   return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, path, method: 'GET', agent: agent(), headers: { Host: 'immortal' } });
-    req.setTimeout(timeoutMs, () => {
-      req.destroy(new ControlError('timeout', socketPath, `${socketPath}: no answer within ${timeoutMs} ms`));
-    });
+    const req = http.request({ socketPath, path, method: 'GET', agent: agent(http), headers: { Host: 'immortal' } });
+    req.setTimeout(timeoutMs, () => req.destroy(timeoutError()));
     req.once('error', (err) => reject(toControlError(socketPath, err)));
     req.once('response', (res) => {
       const chunks: Buffer[] = [];

@@ -16,30 +16,32 @@ export interface DiscoveredService {
   socketPath: string;
 }
 
-/** Services under the given roots; a missing or unreadable root simply contributes none. */
+/**
+ * Services under the given roots; a missing or unreadable root simply contributes none.
+ * Synchronous inside (a few stats of local directories): fs/promises would load two more
+ * internal modules into every immortalctl run (docs/performance.md).
+ */
 export async function discoverServices(roots: readonly string[] = superviseRoots()): Promise<DiscoveredService[]> {
-  const perRoot = await Promise.all(roots.map(servicesUnder));
-  return perRoot.flat();
+  return roots.flatMap(servicesUnder);
 }
 
-async function servicesUnder(root: string): Promise<DiscoveredService[]> {
+function servicesUnder(root: string): DiscoveredService[] {
   let names: string[];
   try {
-    names = await fs.promises.readdir(root);
+    names = fs.readdirSync(root);
   } catch {
     return [];
   }
-  const found = await Promise.all(names.sort().map((name) => serviceAt(root, name)));
+  const found = names.sort().map((name) => serviceAt(root, name));
   return found.filter((service): service is DiscoveredService => service !== undefined);
 }
 
-async function serviceAt(root: string, name: string): Promise<DiscoveredService | undefined> {
+function serviceAt(root: string, name: string): DiscoveredService | undefined {
   const dir = path.join(root, name);
   const socketPath = path.join(dir, SOCKET_NAME);
   try {
     // stat, not lstat, for the directory: a symlinked supervise dir is still a service.
-    const [dirStat, socketStat] = await Promise.all([fs.promises.stat(dir), fs.promises.lstat(socketPath)]);
-    if (!dirStat.isDirectory() || !socketStat.isSocket()) return undefined;
+    if (!fs.statSync(dir).isDirectory() || !fs.lstatSync(socketPath).isSocket()) return undefined;
   } catch {
     return undefined;
   }

@@ -6,7 +6,6 @@ import type http from 'node:http';
 import type net from 'node:net';
 import type { PeerCred } from '../native';
 import type { ServiceControl } from '../supervise/service';
-import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics';
 import { serviceRecord } from './record';
 import { dispatchSignal } from './signals';
 import { encodeJsonLikeGo, statusJson } from './status';
@@ -88,6 +87,8 @@ function serveRecord(ctx: RouteContext, _req: http.IncomingMessage, res: http.Se
 
 function serveMetrics(ctx: RouteContext, _req: http.IncomingMessage, res: http.ServerResponse): void {
   const { service } = ctx;
+  // Loaded on the first /metrics request: most supervisors are never scraped.
+  const { METRICS_CONTENT_TYPE, renderMetrics } = require('./metrics') as typeof import('./metrics');
   const body = renderMetrics([{ name: service.name, snapshot: service.snapshot(), usage: service.usage() }], Date.now());
   sendBody(ctx, res, 200, METRICS_CONTENT_TYPE, body);
 }

@@ -7,7 +7,6 @@
 // neither of those. Inode numbers are reused as soon as freed (tmpfs at once), so whenever
 // the ctime moved, a probe connection decides: it must arrive at our own listener.
 
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import { listenUnix, type UnixConnection, type UnixListener } from '../native';
@@ -113,7 +112,7 @@ export class SocketFile {
    * is a harmless request, in case another supervisor's socket answers it instead.
    */
   private probe(): 'ours' | 'elsewhere' | 'absent' | 'busy' {
-    const nonce = randomBytes(16).toString('hex');
+    const nonce = randomHex(16);
     const { verdict, accepted } = this.listener.probe(`HEAD / HTTP/1.0\r\nX-Immortal-Probe: ${nonce}\r\n\r\n`);
     // Clients that connected meanwhile were accepted by the probe: they are served as usual.
     for (const connection of accepted) this.onConnection(connection);
@@ -170,4 +169,19 @@ function unlinkQuietly(socketPath: string): void {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
+}
+
+/**
+ * n random bytes as hex, read from /dev/urandom: node:crypto would cost every supervisor
+ * 0.7 MiB of memory for this one nonce (docs/performance.md).
+ */
+function randomHex(n: number): string {
+  const bytes = Buffer.alloc(n);
+  const fd = fs.openSync('/dev/urandom', 'r');
+  try {
+    fs.readSync(fd, bytes, 0, n, null);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return bytes.toString('hex');
 }

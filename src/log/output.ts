@@ -4,10 +4,10 @@
 
 import type { Config, LogConfig } from '../config/config';
 import { minRestartMs } from '../supervise/restart-rule';
-import { FileWriter, type FileWriterOptions } from './file-writer';
+import type { FileWriter, FileWriterOptions } from './file-writer';
 import { inheritedStdio } from './inherited-stdio';
-import { LoggerPipe } from './logger-pipe';
-import { ServiceStream } from './stream';
+import type { LoggerPipe } from './logger-pipe';
+import type { ServiceStream } from './stream';
 
 export interface ServiceOutput {
   /** fd given to the service as its stdout. */
@@ -68,6 +68,9 @@ export interface OutputOptions {
  */
 export function openServiceOutput(config: Config, owner?: OutputOwner, opts: OutputOptions = {}): ServiceOutput {
   if (!config.log && !config.stderr && !config.logger) return inheritedOutput();
+  // Loaded only for a service that logs: most supervisors never need them.
+  const { ServiceStream } = require('./stream') as typeof import('./stream');
+  const { LoggerPipe } = require('./logger-pipe') as typeof import('./logger-pipe');
   const report = opts.report ?? stderrReporter(config.name);
   const writers: FileWriter[] = [];
   const streams: ServiceStream[] = [];
@@ -111,6 +114,7 @@ export function openServiceOutput(config: Config, owner?: OutputOwner, opts: Out
 
 function openWriter(log: LogConfig, opts: FileWriterOptions, writers: FileWriter[]): FileWriter {
   try {
+    const { FileWriter } = require('./file-writer') as typeof import('./file-writer');
     const writer = new FileWriter(log, opts);
     writers.push(writer);
     return writer;

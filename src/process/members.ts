@@ -13,7 +13,7 @@
 // Both carry the marker IMMORTAL_SERVICE=<supervise dir> in the service's environment: it
 // lets a supervisor started after a kill -9 find the service again without child.pid.
 
-import { createHash } from 'node:crypto';
+import { sha256Hex } from './sha256';
 import { closeJoinFd, ServiceCgroup, serviceCgroupTree } from './cgroup';
 import { kill } from '../native';
 import { environHas, readEntry, readProcessTable, type ProcessEntry } from './process-table';
@@ -229,5 +229,5 @@ export class ServiceMembers {
  * stop the other's processes as its own). Stable: the next supervisor finds the same one.
  */
 export function cgroupName(name: string, superviseDir: string): string {
-  return `${name}.${createHash('sha256').update(superviseDir).digest('hex').slice(0, 8)}`;
+  return `${name}.${sha256Hex(superviseDir).slice(0, 8)}`;
 }

@@ -29,10 +29,13 @@ export function takeDaemonNotifier(): ((message: string) => void) | undefined {
   };
 }
 
-/** Starts the detached copy and waits for its verdict; returns the launcher's exit code. */
-export function detach(scriptPath: string, args: string[]): number {
+/**
+ * Starts the detached copy (scriptPath with args, extraEnv added to its environment) and
+ * waits for its verdict; returns the launcher's exit code.
+ */
+export function detach(scriptPath: string, args: string[], extraEnv: Record<string, string> = {}): number {
   const [readFd, writeFd] = pipe();
-  const env = Object.entries({ ...process.env, [notifyEnv]: String(notifyFd) }).map(([k, v]) => `${k}=${v}`);
+  const env = Object.entries({ ...process.env, ...extraEnv, [notifyEnv]: String(notifyFd) }).map(([k, v]) => `${k}=${v}`);
   try {
     spawn({
       file: process.execPath,

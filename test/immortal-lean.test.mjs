@@ -1,0 +1,81 @@
+// The supervising process gets its config already read and checked (docs/performance.md):
+// -n re-executes the same pid into dist/cli/supervise-entry.js, daemon mode starts the
+// detached copy on it. The service never sees the hand-over variable; the config it runs
+// with is the one run.yml and the flags gave.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import { describe, test } from 'node:test';
+import { procEnviron, sandbox, signal, status, waitFor, waitForFile, waitGone } from './cli-helpers.mjs';
+
+const require = createRequire(import.meta.url);
+const { encodeConfig, takeHandedOverConfig, configHandoverEnv } = require('../dist/supervise/config-handover.js');
+const { loadConfig } = require('../dist/config/config.js');
+
+function cmdlineOf(pid) {
+  return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+}
+
+/** A service that writes its environment to envFile, then sleeps. */
+function envWriter(box, envFile) {
+  return box.write('writes-env.sh', `#!/bin/sh\nenv > ${envFile}.tmp && mv ${envFile}.tmp ${envFile}\nexec sleep 60\n`, 0o755);
+}
+
+describe('the lean supervising process', { concurrency: true }, () => {
+  test('-n: the same pid re-executed into the supervising entry, run.yml applied, nothing handed to the service', async (t) => {
+    const box = sandbox(t);
+    const envFile = box.path('service.env');
+    const runYml = box.write('run.yml', `cmd: ${envWriter(box, envFile)}\nenv:\n  FROM_RUN_YML: yes-it-is\n`);
+    const run = box.start(['-n', '-ctl', 'lean', '-c', runYml]);
+    await waitForFile(envFile);
+    const sock = box.ctlSocket('lean');
+    const st = await status(sock);
+    assert.equal(st.count, 1);
+    await waitFor(() => cmdlineOf(run.pid).some((arg) => arg.endsWith('supervise-entry.js')), { message: 'supervise-entry in cmdline' });
+    const argv = cmdlineOf(run.pid);
+    assert.deepEqual(argv.slice(-3), ['lean', '-c', runYml], 'the operator\'s arguments stay visible in ps');
+    const serviceEnv = fs.readFileSync(envFile, 'utf8');
+    assert.match(serviceEnv, /^FROM_RUN_YML=yes-it-is$/m);
+    assert.doesNotMatch(serviceEnv, new RegExp(configHandoverEnv));
+    assert.equal(procEnviron(st.pid)[configHandoverEnv], undefined);
+    assert.equal(await signal(sock, 'halt'), '');
+    assert.deepEqual(await run.waitExit(), { code: 0, signal: null });
+    await waitGone(st.pid);
+  });
+
+  test('daemon mode: the detached copy runs the supervising entry, nothing handed to the service', async (t) => {
+    const box = sandbox(t);
+    const envFile = box.path('service.env');
+    const parentPidfile = box.path('parent.pid');
+    const result = await box.run(['-ctl', 'leanbg', '-P', parentPidfile, '-e', box.home, envWriter(box, envFile)]);
+    assert.equal(result.code, 0, result.stderr);
+    const supervisorPid = Number(fs.readFileSync(parentPidfile, 'utf8'));
+    assert.ok(cmdlineOf(supervisorPid).some((arg) => arg.endsWith('supervise-entry.js')));
+    await waitForFile(envFile);
+    assert.doesNotMatch(fs.readFileSync(envFile, 'utf8'), new RegExp(configHandoverEnv));
+    const sock = box.ctlSocket('leanbg');
+    const st = await status(sock);
+    assert.equal(await signal(sock, 'halt'), '');
+    await waitGone(supervisorPid);
+    await waitGone(st.pid);
+  });
+
+  test('the hand-over gives back the loaded config and removes its variable; what JSON cannot carry is refused', (t) => {
+    const box = sandbox(t);
+    const runYml = box.write('run.yml', [
+      'cmd: sleep 60', 'env:', '  A: "1"', 'log:', `  file: ${box.path('out.log')}`, '  age: 10', '  timestamp: true',
+      'require:', '  - other', 'retries: 3', 'wait: 0.5', '',
+    ].join('\n'));
+    const config = loadConfig({ config: runYml }, box.env, { pid: 1, home: box.home, uid: process.getuid() });
+    const json = encodeConfig(config);
+    assert.equal(typeof json, 'string');
+    const env = { [configHandoverEnv]: json, OTHER: 'x' };
+    assert.deepEqual(takeHandedOverConfig(env), JSON.parse(JSON.stringify(config)));
+    assert.deepEqual(env, { OTHER: 'x' });
+    assert.equal(takeHandedOverConfig(env), undefined);
+    assert.equal(encodeConfig({ ...config, wait: Infinity }), undefined);
+    assert.equal(encodeConfig({ ...config, env: new Map() }), undefined);
+    assert.equal(encodeConfig({ ...config, require: [undefined] }), undefined);
+  });
+});
