@@ -15,7 +15,6 @@
 // with its instance, only with the service (docs/zero-downtime.md).
 
 import type { Config } from '../config/config';
-import { loadServiceFile } from '../config/config';
 import { kill, type ExitStatus } from '../native';
 import { spawnService, type LaunchContext } from '../process/launch';
 import { readProcessTable } from '../process/process-table';
@@ -123,6 +122,8 @@ export class Upgrades {
  */
 function reread(current: Config): Config {
   if (current.configFile === undefined) return { ...current };
+  // Loaded only for an upgrade: the supervising process holds no YAML reader otherwise (docs/performance.md).
+  const { loadServiceFile } = require('../config/config') as typeof import('../config/config');
   const fresh = loadServiceFile(current.configFile, { ctl: current.superviseDir, foreground: current.foreground }, process.env, {
     pid: process.pid, home: process.env.HOME ?? '/', uid: process.getuid!(),
   });
