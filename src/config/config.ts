@@ -7,6 +7,8 @@ export type { ConfigInput, LoadContext } from './input';
 export { loadConfig, loadServiceFile, type ServiceFileOptions } from './load';
 export { resolveSuperviseDir, serviceNameOf } from './supervise-dir-name';
 export { configToYaml } from './to-yaml';
+import type { LimitValue } from './limit-values';
+export type { LimitValue } from './limit-values';
 
 export interface LogConfig {
   /** Absolute path of the log file. */
@@ -26,6 +28,16 @@ export interface SocketConfig {
   mode: number;
   /** Group that owns immortal.sock (name or gid), default the supervisor's. */
   group?: string;
+}
+
+/** run.yml `cgroup:`: written to the service's cgroup2 directory (process/cgroup-limits.ts). */
+export interface CgroupLimits {
+  /** memory.max in bytes. */
+  memoryMax?: number;
+  /** pids.max. */
+  pidsMax?: number;
+  /** cpu.max in CPUs (1.5 → "150000 100000"). */
+  cpuMax?: number;
 }
 
 export interface Config {
@@ -67,6 +79,11 @@ export interface Config {
   /** Seconds of uptime after which the backoff resets (run.yml `backoff.reset`), default 60. */
   backoffReset: number;
   socket: SocketConfig;
+  /** run.yml `limits`: rlimit name → soft/hard (-1 = unlimited), applied to the service, require_cmd and post_exit. */
+  limits: Record<string, LimitValue>;
+  cgroup: CgroupLimits;
+  /** run.yml `restart_if`: memory in bytes (supervise/memory-watch.ts). */
+  restartIf: { memory?: number };
   /** Absolute supervise directory (lock, immortal.sock). */
   superviseDir: string;
   /** Service name: basename of superviseDir. */

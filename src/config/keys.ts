@@ -16,6 +16,7 @@ import {
   boolean, commandLine, commandWords, filePath, integer, listOf, mapOf, nameOrId, numberOf, octalMode, seconds,
   serviceName, sourceText, type ValueType,
 } from './value-types';
+import { cpuCount, LIMIT_NAMES, limitValue, memorySize, positiveCount } from './limit-values';
 
 /** A rule on a value beyond its type. */
 export interface Check<T> {
@@ -121,6 +122,14 @@ export const RUN_YML_KEYS: readonly KeyEntry[] = [
     doc: '*extension*: crash-loop delay cap; 0 disables backoff' }),
   key({ name: 'backoff.reset', type: seconds, check: atLeast(0), default: 60, field: 'backoffReset',
     doc: '*extension*: uptime after which the delay resets' }),
+  key({ name: 'limits', type: mapOf(limitValue, 'map', { names: LIMIT_NAMES }), default: {}, field: 'limits',
+    doc: '*extension*: setrlimit for the service, require_cmd and post_exit: `as core cpu data fsize memlock nofile nproc stack` → a number (sizes K/M/G, bare = bytes), `unlimited` or `"soft:hard"` (docs/limits.md)' }),
+  key({ name: 'cgroup.memory_max', type: memorySize, field: 'cgroup.memoryMax',
+    doc: "*extension*: the service cgroup's `memory.max`; refused at start where the memory controller is not available (docs/limits.md)" }),
+  key({ name: 'cgroup.pids_max', type: positiveCount, field: 'cgroup.pidsMax', doc: "*extension*: the service cgroup's `pids.max`" }),
+  key({ name: 'cgroup.cpu_max', type: cpuCount, field: 'cgroup.cpuMax', doc: "*extension*: the service cgroup's `cpu.max`, in CPUs (`1.5`)" }),
+  key({ name: 'restart_if.memory', type: memorySize, field: 'restartIf.memory',
+    doc: "*extension*: resident memory of all the service's processes, sampled every 2 s; 3 samples in a row above → graceful restart" }),
   key({ name: 'socket.mode', type: octalMode, default: 0o600, docDefault: '0600', field: 'socket.mode',
     doc: '*extension*: mode of `immortal.sock` (`0660`, or quoted `"0660"`)' }),
   key({ name: 'socket.group', type: nameOrId('name or gid'), docDefault: "supervisor's", field: 'socket.group',
