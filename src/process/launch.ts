@@ -7,6 +7,7 @@ import { buildEnvironment } from './environment';
 import { lookupUser, spawn, type ExitStatus, type UserInfo } from '../native';
 import type { JoinOptions, ServiceMembers } from './members';
 import { onChildExit } from './reaper';
+import { rlimitsOf } from './rlimits';
 
 export interface LaunchContext {
   config: Config;
@@ -50,6 +51,8 @@ function spawnWithContext(ctx: LaunchContext, argv: string[], join?: JoinOptions
     stdio: [-1, ctx.stdoutFd, ctx.stderrFd],
     // Joined before exec: not one instruction of the service runs outside its cgroup.
     cgroupProcsFd: join?.cgroupProcsFd,
+    // run.yml `limits:`, also for require_cmd and post_exit (process/rlimits.ts says why).
+    rlimits: rlimitsOf(ctx.config),
   });
   return pid;
 }
