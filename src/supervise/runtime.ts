@@ -8,6 +8,7 @@ import type { Config } from '../config/config';
 import { startControlServer, type ControlServer, type ControlServerOptions } from '../control/server';
 import { resolveUser } from '../process/launch';
 import { ServiceMembers } from '../process/members';
+import { applyCgroupLimits } from '../process/cgroup-limits';
 import { openServiceOutput, type ServiceOutput } from '../log/output';
 import { readPidfile, removePidfileIfOurs, writePidfileAtomically } from '../process/pidfile';
 import { processStartTime } from '../process/proc';
@@ -43,9 +44,12 @@ export async function openServiceRuntime(config: Config, opts: ServiceRuntimeOpt
   const dir = acquireSuperviseDir(config.superviseDir);
   let output: ServiceOutput | undefined;
   let server: ControlServer | undefined;
+  let members: ServiceMembers | undefined;
   try {
     output = openServiceOutput(config, user && { uid: user.uid, gid: user.gid }, { report: opts.log });
-    const members = new ServiceMembers({ superviseDir: config.superviseDir, name: config.name, orphansAreMembers: opts.soleService });
+    members = new ServiceMembers({ superviseDir: config.superviseDir, name: config.name, orphansAreMembers: opts.soleService });
+    // run.yml `cgroup:` applied before anything starts, or the start is refused naming the key.
+    applyCgroupLimits(config, members.cgroupDir);
     const supervisor = new Supervisor({
       config,
       launch: { config, user, stdoutFd: output.stdoutFd, stderrFd: output.stderrFd, members },
@@ -71,8 +75,9 @@ export async function openServiceRuntime(config: Config, opts: ServiceRuntimeOpt
       restore: (recreated) => restoreChildPidfile(supervisor, recreated.dir, opts.log),
       log: opts.log,
     });
-    return { supervisor, output, members, close: () => closeAll(config, watch, output!, members) };
+    return { supervisor, output, members, close: () => closeAll(config, watch, output!, members!) };
   } catch (err) {
+    members?.release();
     await server?.close();
     await output?.close();
     dir.release();
