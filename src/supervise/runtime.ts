@@ -14,6 +14,7 @@ import { readPidfile, removePidfileIfOurs, writePidfileAtomically } from '../pro
 import { processStartTime } from '../process/proc';
 import { acquireSuperviseDir } from '../supervise-dir/lock';
 import { SuperviseDirWatch } from '../supervise-dir/watch';
+import { MemoryWatch } from './memory-watch';
 import { minRestartMs } from './restart-rule';
 import { Supervisor, type SupervisorOptions } from './supervisor';
 
@@ -75,6 +76,7 @@ export async function openServiceRuntime(config: Config, opts: ServiceRuntimeOpt
       restore: (recreated) => restoreChildPidfile(supervisor, recreated.dir, opts.log),
       log: opts.log,
     });
+    watchMemory(config, supervisor, members);
     return { supervisor, output, members, close: () => closeAll(config, watch, output!, members!) };
   } catch (err) {
     members?.release();
@@ -83,6 +85,18 @@ export async function openServiceRuntime(config: Config, opts: ServiceRuntimeOpt
     dir.release();
     throw err;
   }
+}
+
+/** run.yml `restart_if.memory`: sampled while the supervisor lives (memory-watch.ts), stopped when it finishes. */
+function watchMemory(config: Config, supervisor: Supervisor, members: ServiceMembers): void {
+  if (config.restartIf.memory === undefined) return;
+  const memoryWatch = new MemoryWatch(config.restartIf.memory, {
+    runningPid: () => (supervisor.currentState === 'running' ? supervisor.snapshot().pid : undefined),
+    memoryBytes: () => members.usage().memoryBytes,
+    restart: (reason) => supervisor.restartFor('memory', reason),
+  });
+  memoryWatch.start();
+  void supervisor.finished.then(() => memoryWatch.stop());
 }
 
 async function closeAll(config: Config, watch: SuperviseDirWatch, output: ServiceOutput, members: ServiceMembers): Promise<void> {
