@@ -16,7 +16,7 @@
 import { createHash } from 'node:crypto';
 import { closeJoinFd, ServiceCgroup, serviceCgroupTree } from './cgroup';
 import { kill } from '../native';
-import { environHas, readEntry, readProcessTable, type ProcessEntry } from './process-table';
+import { environHasRemembered, readEntry, readProcessTable, type ProcessEntry } from './process-table';
 import { isRegisteredChild } from './reaper';
 
 export const markerName = 'IMMORTAL_SERVICE';
@@ -147,7 +147,7 @@ export class ServiceMembers {
   private sampleUsage(): Usage {
     const members = this.cgroup
       ? this.cgroup.pids().map(readEntry).filter((entry): entry is ProcessEntry => entry !== undefined)
-      : this.trackedMembers(readProcessTable());
+      : this.trackedMembers(readProcessTable({ maxAgeMs: usageMaxAgeMs }));
     const rss = members.reduce((sum, entry) => sum + entry.rssBytes, 0);
     const cpu = members.reduce((sum, entry) => sum + entry.cpuSeconds, 0);
     return {
@@ -171,7 +171,7 @@ export class ServiceMembers {
     const members = new Map<number, ProcessEntry>();
     for (const entry of table) {
       if (entry.pid === process.pid) continue;
-      if (isMember(entry) || environHas(entry.pid, this.marker)) members.set(entry.pid, entry);
+      if (isMember(entry) || environHasRemembered(entry, markerName, this.marker)) members.set(entry.pid, entry);
     }
     // Descendants of members are members: a worker forked into a session of its own.
     for (let grew = true; grew;) {
