@@ -10,6 +10,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 import { createUser, removeUser } from './helpers.mjs';
+import { startDir } from './fixtures/dir-harness.mjs';
 import { isRoot, sandbox, signal, waitForFile, waitForStatus } from './cli-helpers.mjs';
 
 const require = createRequire(import.meta.url);
@@ -147,5 +148,20 @@ describe('cgroup: applied where the controller is available, else the start is r
     const reason = isRoot ? 'IMMORTAL_CGROUP=off' : 'not root';
     assert.equal(result.stderr.trim(), `immortal: ${file}: cgroup.cpu_max: the service has no cgroup: ${reason}`);
     assert.deepEqual(box.processes(), []);
+  });
+});
+
+describe('cgroup: in immortaldir', () => {
+  test('a service whose cgroup limit cannot be applied is logged and not started; its neighbour runs', async (t) => {
+    const tree = serviceCgroupTree();
+    const controllers = tree === undefined ? [] : fs.readFileSync(path.join(tree, 'cgroup.controllers'), 'utf8').split(/\s+/);
+    if (controllers.includes('pids')) return t.skip(`the pids controller is available in ${tree}: nothing is refused here`);
+    t.diagnostic(`branch: refused (${tree === undefined ? 'no cgroup' : `no pids controller in ${tree}`})`);
+    const dir = await startDir(t, { files: { capped: 'cmd: sleep 3611\ncgroup:\n  pids_max: 16\n', plain: 'cmd: sleep 3612\n' } });
+    const plain = await dir.waitRunning('plain');
+    await dir.waitForLog(/capped: .*capped\.yml: cgroup\.pids_max: (the pids controller is not available in|the service has no cgroup)/);
+    assert.equal(fs.existsSync(dir.socket('capped')), false, 'no socket for the refused service');
+    assert.equal((await dir.status('plain')).pid, plain.pid);
+    assert.deepEqual(await dir.stop(), { code: 0, signal: null });
   });
 });
