@@ -20,10 +20,13 @@ async function record(sock) {
 describe('restart_if.memory through the CLI', () => {
   test('a leaking worker: graceful restart, reason in the record, the log and /metrics', async (t) => {
     const box = sandbox(t);
-    const file = box.write('leak.yml', `cmd: python3 ${path.join(FIXTURE_DIR, 'leak.py')} 8 0.25 256\nrestart_if:\n  memory: 60M\n`);
+    const file = box.write('leak.yml', `cmd: python3 ${path.join(FIXTURE_DIR, 'leak.py')} 8 0.25 256 2\nrestart_if:\n  memory: 60M\n`);
     const run = box.start(['-n', '-ctl', 'leak', '-c', file]);
     const sock = box.ctlSocket('leak');
     const first = await waitForStatus(sock, (s) => s.pid > 0);
+    // The master takes 2 s to stop: meanwhile the status says why it restarts.
+    const stopping = await waitForStatus(sock, (s) => s.status !== undefined, { timeout: 30000 });
+    assert.match(stopping.status, /^restarted: memory \d+(\.\d)?M > 60M$/);
     const rec = await waitFor(async () => {
       const r = await record(sock);
       return r.lastRestart ? r : false;

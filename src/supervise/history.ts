@@ -32,7 +32,7 @@ export class RunHistory {
   readonly restarts: Partial<Record<RestartCause, number>> = {};
   lastRestart?: RestartRecord;
   /** Set by restartedFor until the next start: the status note says why the service restarts. */
-  private restartNote?: string;
+  restartNote?: string;
   private quickExits = 0;
   private lastAttemptMono = -Infinity;
 
