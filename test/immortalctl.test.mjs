@@ -136,11 +136,11 @@ describe('--json', () => {
     const result = await world.ctl(['--json']);
     assert.equal(result.code, 0);
     assert.deepEqual(JSON.parse(result.stdout), [
-      { name: 'api', dir: services.api.superviseDir, pid: 100, up: '1m1.0s', cmd: 'node api.js', fpid: false, count: 2 },
-      { name: 'db', dir: services.db.superviseDir, pid: 0, down: '1h2m3.4s', cmd: 'postgres -D /data', fpid: false, count: 1 },
+      { name: 'api', dir: services.api.superviseDir, pid: 100, up: '1m1.0s', cmd: 'node api.js', fpid: false, count: 2, processes: 1, memory: 0, cpu: 0 },
+      { name: 'db', dir: services.db.superviseDir, pid: 0, down: '1h2m3.4s', cmd: 'postgres -D /data', fpid: false, count: 1, processes: 0, memory: 0, cpu: 0 },
       { name: 'gone', dir: gone.superviseDir, error: 'stale socket (connection refused)' },
-      { name: 'unicorn', dir: services.unicorn.superviseDir, pid: 300, up: '0.5s', cmd: 'unicorn -c u.rb', fpid: true, count: 1 },
-      { name: 'worker', dir: services.worker.superviseDir, pid: 0, cmd: 'sleep 1', fpid: false, count: 0, status: 'Starting in 1.5 seconds' },
+      { name: 'unicorn', dir: services.unicorn.superviseDir, pid: 300, up: '0.5s', cmd: 'unicorn -c u.rb', fpid: true, count: 1, processes: 1, memory: 0, cpu: 0 },
+      { name: 'worker', dir: services.worker.superviseDir, pid: 0, cmd: 'sleep 1', fpid: false, count: 0, status: 'Starting in 1.5 seconds', processes: 0, memory: 0, cpu: 0 },
     ]);
   });
 

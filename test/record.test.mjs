@@ -31,7 +31,7 @@ test('the record is plain JSON with every field, in a stable order', () => {
     lastExit: { code: null, signal: 'SIGKILL', at: NOW - 70_000 }, logError: 'ENOSPC',
   }, NOW, { logFile: '/var/log/web.log' });
   assert.deepEqual(JSON.parse(JSON.stringify(record)), record);
-  assert.deepEqual(Object.keys(record), ['name', 'state', 'want', 'pid', 'following', 'uptime', 'since', 'count', 'backoff', 'lastExit', 'note', 'startError', 'logError', 'error', 'logFile']);
+  assert.deepEqual(Object.keys(record), ['name', 'state', 'want', 'pid', 'following', 'uptime', 'since', 'count', 'backoff', 'lastExit', 'note', 'startError', 'restarts', 'lastRestart', 'logError', 'error', 'logFile', 'processes', 'memory', 'cpu']);
   assert.equal(record.uptime, 61.5);
   assert.equal(record.backoff, 2);
   assert.equal(record.following, true);
