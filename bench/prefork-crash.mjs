@@ -87,15 +87,44 @@ function startSupervisor(kind, scenario, dir, port) {
   const child = spawn(argv[0], argv.slice(1), { env, stdio: 'ignore', detached: true });
   return {
     async stop() {
+      // Halt over the socket: the Go original ignores SIGTERM and forks away from `child`.
+      await halt(path.join(dir, 'sv', 'immortal.sock'));
       try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
       await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', resolve)));
-      // Whatever a supervisor left behind (the Go original leaves the workers) is killed here.
+      // Whatever is left — services the ledger names, a supervisor that forked away — is killed here.
       const ledger = fs.existsSync(env.FOLLOW_LEDGER) ? fs.readFileSync(env.FOLLOW_LEDGER, 'utf8') : '';
-      for (const line of ledger.split('\n').filter(Boolean)) {
-        try { process.kill(Number(line.split(' ')[0]), 'SIGKILL'); } catch { /* gone */ }
+      const pids = ledger.split('\n').filter(Boolean).map((line) => Number(line.split(' ')[0]));
+      for (const pid of [...pids, ...processesMentioning(dir)]) {
+        try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
       }
     },
   };
+}
+
+/** GET /signal/halt on a supervisor's socket; resolves whatever the answer (or none). */
+function halt(socketPath) {
+  return new Promise((resolve) => {
+    const req = http.get({ socketPath, path: '/signal/halt', agent: false, timeout: 5000 }, (res) => {
+      res.resume();
+      res.on('end', resolve);
+    });
+    req.on('error', resolve);
+    req.on('timeout', () => { req.destroy(); resolve(); });
+  });
+}
+
+/** Live pids whose command line names dir (the supervisor forked away from us, its children). */
+function processesMentioning(dir) {
+  const found = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'latin1').includes(dir)) found.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return found;
 }
 
 async function measure(kind, scenario) {

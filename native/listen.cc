@@ -40,6 +40,18 @@ Napi::Error AddressError(Napi::Env env, int err, const char* syscall, const std:
 
 // SOCK_CLOEXEC is not on macOS: set the flag right after (no fork can happen between, as
 // every start goes through our own spawn on this thread).
+// Whether path is a socket file (not followed if a symlink). statx on Linux: lstat is a
+// GLIBC_2.33 symbol there, and the prebuilds promise glibc 2.32 (scripts/check-prebuilds.mjs).
+static bool IsSocketFile(const std::string& path) {
+#if defined(__linux__)
+  struct statx stx;
+  return statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW, STATX_TYPE, &stx) == 0 && S_ISSOCK(stx.stx_mode);
+#else
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+#endif
+}
+
 int SocketCloexec(int domain, int type) {
 #if defined(SOCK_CLOEXEC)
   return socket(domain, type | SOCK_CLOEXEC, 0);
@@ -145,8 +157,7 @@ Napi::Value BindUnixListener(const Napi::CallbackInfo& info) {
     close(probe);
     errno = EADDRINUSE;
     if (connected == 0 || connectErr != ECONNREFUSED) break;
-    struct stat st;
-    if (lstat(path.c_str(), &st) < 0 || !S_ISSOCK(st.st_mode) || unlink(path.c_str()) < 0) { errno = EADDRINUSE; break; }
+    if (!IsSocketFile(path) || unlink(path.c_str()) < 0) { errno = EADDRINUSE; break; }
   }
   if (failed == nullptr) {
     if (chmod(path.c_str(), static_cast<mode_t>(mode)) < 0) {

@@ -139,7 +139,7 @@ describe('signal table', () => {
 describe('metrics rendering', () => {
   const now = 1_700_000_010_000;
   const text = renderMetrics([
-    { name: 'web', snapshot: snapshot({ pid: 5, running: true, since: now - 2_500, count: 3, backoffMs: 2_000 }),
+    { name: 'web', snapshot: snapshot({ pid: 5, running: true, since: now - 2_500, count: 3, backoffMs: 2_000, restarts: { memory: 2 } }),
       usage: { processes: 3, memoryBytes: 12582912, cpuSeconds: 1.5 } },
     { name: 'odd"name\\', snapshot: snapshot({ since: now - 1_000, count: 1, lastExit: { code: null, signal: 'SIGTERM', at: 1_700_000_009_000 } }) },
   ], now);
@@ -148,7 +148,7 @@ describe('metrics rendering', () => {
     const lines = text.split('\n');
     assert.equal(lines.pop(), '', 'ends with a newline');
     for (const line of lines) {
-      assert.match(line, /^(# (HELP|TYPE) [a-z_]+ .+|[a-z_]+\{service="(?:[^"\\]|\\.)*"\} -?[0-9.e+]+)$/, line);
+      assert.match(line, /^(# (HELP|TYPE) [a-z_]+ .+|[a-z_]+\{service="(?:[^"\\]|\\.)*"(?:,cause="[a-z]+")?\} -?[0-9.e+]+)$/, line);
     }
   });
   test('values', () => {
@@ -160,6 +160,8 @@ describe('metrics rendering', () => {
     assert.match(text, /^immortal_service_processes\{service="web"\} 3$/m);
     assert.match(text, /^immortal_service_memory_bytes\{service="web"\} 12582912$/m);
     assert.match(text, /^immortal_service_cpu_seconds_total\{service="web"\} 1\.5$/m);
+    assert.match(text, /^immortal_restarts_total\{service="web",cause="memory"\} 2$/m);
+    assert.match(text, /^immortal_restarts_total\{service="web",cause="health"\} 0$/m, 'every cause from 0');
     assert.match(text, /^immortal_last_exit_code\{service="odd\\"name\\\\"\} 143$/m);
     assert.match(text, /^immortal_last_exit_timestamp_seconds\{service="odd\\"name\\\\"\} 1700000009$/m);
     assert.doesNotMatch(text, /immortal_last_exit_code\{service="web"\}/, 'no exit yet → no sample');
@@ -168,7 +170,8 @@ describe('metrics rendering', () => {
     for (const family of ['immortal_starts_total', 'immortal_up', 'immortal_following', 'immortal_last_exit_code',
       'immortal_last_exit_timestamp_seconds', 'immortal_uptime_seconds', 'immortal_start_failures_total',
       'immortal_backoff_seconds', 'immortal_log_dropped_lines_total', 'immortal_log_write_error',
-      'immortal_service_processes', 'immortal_service_memory_bytes', 'immortal_service_cpu_seconds_total']) {
+      'immortal_service_processes', 'immortal_service_memory_bytes', 'immortal_service_cpu_seconds_total',
+      'immortal_restarts_total']) {
       assert.equal(text.split(`# HELP ${family} `).length, 2, family);
       assert.equal(text.split(`# TYPE ${family} `).length, 2, family);
     }
@@ -284,7 +287,7 @@ describe('the socket of a running supervisor', () => {
     assert.equal(res.statusCode, 200);
     assert.equal(res.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
     for (const line of res.body.trimEnd().split('\n')) {
-      assert.match(line, /^(# (HELP|TYPE) [a-z_]+ .+|[a-z_]+\{service="web"\} -?[0-9.e+]+)$/, line);
+      assert.match(line, /^(# (HELP|TYPE) [a-z_]+ .+|[a-z_]+\{service="web"(?:,cause="[a-z]+")?\} -?[0-9.e+]+)$/, line);
     }
     assert.match(res.body, /^immortal_starts_total\{service="web"\} 4$/m);
     assert.match(res.body, /^immortal_up\{service="web"\} 1$/m);

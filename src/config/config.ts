@@ -10,6 +10,8 @@ export type { ConfigInput, LoadContext } from './input';
 export { loadConfig, loadServiceFile, type ServiceFileOptions } from './load';
 export { resolveSuperviseDir, serviceNameOf } from './supervise-dir-name';
 export { configToYaml } from './to-yaml';
+import type { LimitValue } from './limit-values';
+export type { LimitValue } from './limit-values';
 
 import type { HealthConfig, ReadyConfig } from './readiness-types';
 export type { HealthConfig, ProbeConfig, ProbeKind, ReadyConfig } from './readiness-types';
@@ -32,6 +34,16 @@ export interface SocketConfig {
   mode: number;
   /** Group that owns immortal.sock (name or gid), default the supervisor's. */
   group?: string;
+}
+
+/** run.yml `cgroup:`: written to the service's cgroup2 directory (process/cgroup-limits.ts). */
+export interface CgroupLimits {
+  /** memory.max in bytes. */
+  memoryMax?: number;
+  /** pids.max. */
+  pidsMax?: number;
+  /** cpu.max in CPUs (1.5 → "150000 100000"). */
+  cpuMax?: number;
 }
 
 export interface Config {
@@ -81,6 +93,11 @@ export interface Config {
   watchdog?: number;
   /** run.yml `listen`: sockets the supervisor binds and holds, passed as fds 3, 4… (docs/zero-downtime.md). */
   listen: ListenAddress[];
+  /** run.yml `limits`: rlimit name → soft/hard (-1 = unlimited), applied to the service, require_cmd and post_exit. */
+  limits: Record<string, LimitValue>;
+  cgroup: CgroupLimits;
+  /** run.yml `restart_if`: memory in bytes (supervise/memory-watch.ts). */
+  restartIf: { memory?: number };
   /** Absolute supervise directory (lock, immortal.sock). */
   superviseDir: string;
   /** Service name: basename of superviseDir. */

@@ -18,6 +18,7 @@ import {
   boolean, commandLine, commandWords, filePath, integer, listOf, mapOf, nameOrId, numberOf, octalMode, seconds,
   serviceName, sourceText, type ValueType,
 } from './value-types';
+import { cpuCount, LIMIT_NAMES, limitValue, memorySize, positiveCount } from './limit-values';
 
 /** A rule on a value beyond its type. */
 export interface Check<T> {
@@ -132,6 +133,14 @@ export const RUN_YML_KEYS: readonly KeyEntry[] = [
     doc: '*extension*: with `ready.notify: systemd`: no `WATCHDOG=1` for this long → graceful restart' }),
   key({ name: 'listen', type: listOf(listenAddress, 'list of addresses'), default: [], field: 'listen',
     doc: '*extension*: sockets bound by the supervisor and held for the service\'s whole life, passed as fds 3, 4… with `LISTEN_FDS` (systemd\'s protocol): `tcp://127.0.0.1:8080`, `tcp6://[::1]:8080`, `unix:/run/app.sock`; numeric hosts only (docs/zero-downtime.md)' }),
+  key({ name: 'limits', type: mapOf(limitValue, 'map', { names: LIMIT_NAMES }), default: {}, field: 'limits',
+    doc: '*extension*: setrlimit for the service, require_cmd and post_exit: `as core cpu data fsize memlock nofile nproc stack` → a number (sizes K/M/G, bare = bytes), `unlimited` or `"soft:hard"` (docs/limits.md)' }),
+  key({ name: 'cgroup.memory_max', type: memorySize, field: 'cgroup.memoryMax',
+    doc: "*extension*: the service cgroup's `memory.max`; refused at start where the memory controller is not available (docs/limits.md)" }),
+  key({ name: 'cgroup.pids_max', type: positiveCount, field: 'cgroup.pidsMax', doc: "*extension*: the service cgroup's `pids.max`" }),
+  key({ name: 'cgroup.cpu_max', type: cpuCount, field: 'cgroup.cpuMax', doc: "*extension*: the service cgroup's `cpu.max`, in CPUs (`1.5`)" }),
+  key({ name: 'restart_if.memory', type: memorySize, field: 'restartIf.memory',
+    doc: "*extension*: resident memory of all the service's processes, sampled every 2 s; 3 samples in a row above → graceful restart" }),
   key({ name: 'socket.mode', type: octalMode, default: 0o600, docDefault: '0600', field: 'socket.mode',
     doc: '*extension*: mode of `immortal.sock` (`0660`, or quoted `"0660"`)' }),
   key({ name: 'socket.group', type: nameOrId('name or gid'), docDefault: "supervisor's", field: 'socket.group',

@@ -186,7 +186,8 @@ export function mapOf<T>(value: ValueType<T>, doc: string, options: MapOptions<T
     // Sorted so -cc output is stable; empty is left out.
     toYaml: (map) => {
       const names = Object.keys(map).sort();
-      return names.length > 0 ? Object.fromEntries(names.map((name) => [name, map[name]])) : undefined;
+      const shown = (item: T) => (value.toYaml ? value.toYaml(item) : item);
+      return names.length > 0 ? Object.fromEntries(names.map((name) => [name, shown(map[name])])) : undefined;
     },
   };
 }

@@ -3,7 +3,7 @@
 // A sample without a meaningful value (no exit yet) is left out rather than faked as 0:
 // Prometheus treats an absent series as "unknown", which is the truth.
 
-import type { ServiceUsage, StatusSnapshot } from '../supervise/service';
+import type { RestartCause, ServiceUsage, StatusSnapshot } from '../supervise/service';
 import { shellExitCode } from '../process/signal-names';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -22,7 +22,12 @@ interface Family {
   help: string;
   /** undefined = no sample for this service. */
   value(snapshot: StatusSnapshot, now: number, usage: ServiceUsage | undefined): number | undefined;
+  /** A family with a label besides `service`: one sample per value of it (`cause`). */
+  labelled?: { label: string; values: readonly string[]; value(snapshot: StatusSnapshot, labelValue: string): number };
 }
+
+/** Every RestartCause, so each counter exists at 0 before its first restart (a rate() needs the 0). */
+const RESTART_CAUSES: readonly RestartCause[] = ['health', 'watchdog', 'memory'];
 
 const FAMILIES: readonly Family[] = [
   {
@@ -116,6 +121,13 @@ const FAMILIES: readonly Family[] = [
     help: 'Failed health: probes since the supervisor began.',
     value: (s) => s.healthFailures ?? 0,
   },
+  {
+    name: 'immortal_restarts_total',
+    type: 'counter',
+    help: 'Restarts of the running service the supervisor decided itself, by cause (health, watchdog, memory: restart_if).',
+    value: () => undefined,
+    labelled: { label: 'cause', values: RESTART_CAUSES, value: (s, cause) => s.restarts?.[cause as RestartCause] ?? 0 },
+  },
 ];
 
 function escapeLabelValue(value: string): string {
@@ -136,9 +148,14 @@ export function renderMetrics(sources: readonly MetricsSource[], now: number): s
     lines.push(`# HELP ${family.name} ${family.help}`);
     lines.push(`# TYPE ${family.name} ${family.type}`);
     for (const source of sources) {
+      const service = `service="${escapeLabelValue(source.name)}"`;
+      for (const labelValue of family.labelled?.values ?? []) {
+        const value = family.labelled!.value(source.snapshot, labelValue);
+        lines.push(`${family.name}{${service},${family.labelled!.label}="${escapeLabelValue(labelValue)}"} ${formatValue(value)}`);
+      }
       const value = family.value(source.snapshot, now, source.usage);
       if (value === undefined) continue;
-      lines.push(`${family.name}{service="${escapeLabelValue(source.name)}"} ${formatValue(value)}`);
+      lines.push(`${family.name}{${service}} ${formatValue(value)}`);
     }
   }
   return lines.join('\n') + '\n';

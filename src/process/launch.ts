@@ -8,6 +8,7 @@ import { lookupUser, spawn, type ExitStatus, type UserInfo } from '../native';
 import type { JoinOptions, ServiceMembers } from './members';
 import { onChildExit } from './reaper';
 import type { HeldSockets } from './held-sockets';
+import { rlimitsOf } from './rlimits';
 
 export interface LaunchContext {
   config: Config;
@@ -71,6 +72,8 @@ function spawnWithContext(ctx: LaunchContext, argv: string[], join?: JoinOptions
     pidEnv: sockets?.fds().length ? 'LISTEN_PID' : undefined,
     // Joined before exec: not one instruction of the service runs outside its cgroup.
     cgroupProcsFd: join?.cgroupProcsFd,
+    // run.yml `limits:`, also for require_cmd and post_exit (process/rlimits.ts says why).
+    rlimits: rlimitsOf(ctx.config),
   });
   return pid;
 }

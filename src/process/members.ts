@@ -16,7 +16,7 @@
 import { sha256Hex } from './sha256';
 import { closeJoinFd, ServiceCgroup, serviceCgroupTree } from './cgroup';
 import { kill } from '../native';
-import { environHas, readEntry, readProcessTable, type ProcessEntry } from './process-table';
+import { environHasRemembered, readEntry, readProcessTable, type ProcessEntry } from './process-table';
 import { isRegisteredChild } from './reaper';
 
 export const markerName = 'IMMORTAL_SERVICE';
@@ -58,11 +58,6 @@ export class ServiceMembers {
   private readonly sessions = new Set<number>();
   private readonly groups = new Set<number>();
   private lastUsage?: { at: number; usage: Usage };
-  /**
-   * Whether a process carries the marker, by pid and start time: its environment as it was
-   * at exec does not change, so each process's is read once, not at every scan.
-   */
-  private readonly markerSeen = new Map<number, { startTicks: number; carries: boolean }>();
 
   constructor(private readonly opts: MembersOptions) {
     this.marker = `${markerName}=${opts.superviseDir}`;
@@ -152,7 +147,7 @@ export class ServiceMembers {
   private sampleUsage(): Usage {
     const members = this.cgroup
       ? this.cgroup.pids().map(readEntry).filter((entry): entry is ProcessEntry => entry !== undefined)
-      : this.trackedMembers(readProcessTable());
+      : this.trackedMembers(readProcessTable({ maxAgeMs: usageMaxAgeMs }));
     const rss = members.reduce((sum, entry) => sum + entry.rssBytes, 0);
     const cpu = members.reduce((sum, entry) => sum + entry.cpuSeconds, 0);
     return {
@@ -176,7 +171,7 @@ export class ServiceMembers {
     const members = new Map<number, ProcessEntry>();
     for (const entry of table) {
       if (entry.pid === process.pid) continue;
-      if (isMember(entry) || this.carriesMarker(entry)) members.set(entry.pid, entry);
+      if (isMember(entry) || environHasRemembered(entry, markerName, this.marker)) members.set(entry.pid, entry);
     }
     // Descendants of members are members: a worker forked into a session of its own.
     for (let grew = true; grew;) {
@@ -194,25 +189,15 @@ export class ServiceMembers {
     return [...members.values()];
   }
 
-  private carriesMarker(entry: ProcessEntry): boolean {
-    const seen = this.markerSeen.get(entry.pid);
-    if (seen && seen.startTicks === entry.startTicks) return seen.carries;
-    const carries = environHas(entry.pid, this.marker);
-    this.markerSeen.set(entry.pid, { startTicks: entry.startTicks, carries });
-    return carries;
-  }
-
   /**
-   * A session or group id nobody uses any more is forgotten, and so is what we knew of gone
-   * pids: once freed, an id can be reused by a stranger, who must never become a member.
+   * A session or group id nobody uses any more is forgotten: once freed, an id can be reused
+   * by a stranger, who must never become a member.
    */
   private forgetUnused(table: ProcessEntry[]): void {
-    const live = new Set(table.map((entry) => entry.pid));
     const sessions = new Set(table.map((entry) => entry.session));
     const groups = new Set(table.map((entry) => entry.pgrp));
     for (const session of this.sessions) if (!sessions.has(session)) this.sessions.delete(session);
     for (const group of this.groups) if (!groups.has(group)) this.groups.delete(group);
-    for (const pid of this.markerSeen.keys()) if (!live.has(pid)) this.markerSeen.delete(pid);
   }
 
   private remember(entry: ProcessEntry): void {

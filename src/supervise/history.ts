@@ -31,6 +31,8 @@ export class RunHistory {
   /** The supervisor's own restarts (health, watchdog, memory), by cause, and the latest. */
   readonly restarts: Partial<Record<RestartCause, number>> = {};
   lastRestart?: RestartRecord;
+  /** Set by restartedFor until the next start: the status note says why the service restarts. */
+  restartNote?: string;
   private quickExits = 0;
   private lastAttemptMono = -Infinity;
 
@@ -46,6 +48,7 @@ export class RunHistory {
     // spawn (busy machine) must not bring the next start closer than 1 s to this one.
     this.lastAttemptMono = performance.now();
     this.lastStartFailed = false;
+    this.restartNote = undefined;
     this.count++;
     this.runsSinceUp++;
     this.since = Date.now();
@@ -88,6 +91,7 @@ export class RunHistory {
   restartedFor(cause: RestartCause, reason: string): void {
     this.restarts[cause] = (this.restarts[cause] ?? 0) + 1;
     this.lastRestart = { cause, reason, at: Date.now() };
+    this.restartNote = `restarted: ${reason}`;
   }
 
   /** An operator's up/once: retries count anew; `up` also forgets the crash-loop history. */
@@ -112,6 +116,7 @@ export class RunHistory {
     const backoff = this.backoffMs > 0 ? `backoff ${Math.round(this.backoffMs / 1000)}s` : undefined;
     // The binary was removed, or lost its x bit: say why nothing runs, not only when the next try is.
     if (this.lastStartFailed) return [`start failed: ${this.lastStartError}`, backoff].filter(Boolean).join('; ');
+    if (this.restartNote) return [this.restartNote, backoff].filter(Boolean).join('; ');
     if (this.count === 0 && firstStartDueAt !== undefined) {
       const remaining = Math.max(0, firstStartDueAt - Date.now()) / 1000;
       return `Starting in ${remaining.toFixed(1)} seconds`;

@@ -9,11 +9,13 @@ import { startControlServer, type ControlServer, type ControlServerOptions } fro
 import { resolveUser } from '../process/launch';
 import { HeldSockets } from '../process/held-sockets';
 import { ServiceMembers } from '../process/members';
+import { applyCgroupLimits } from '../process/cgroup-limits';
 import { openServiceOutput, type ServiceOutput } from '../log/output';
 import { readPidfile, removePidfileIfOurs, writePidfileAtomically } from '../process/pidfile';
 import { processStartTime } from '../process/proc';
 import { acquireSuperviseDir } from '../supervise-dir/lock';
 import { SuperviseDirWatch } from '../supervise-dir/watch';
+import { MemoryWatch } from './memory-watch';
 import { minRestartMs } from './restart-rule';
 import { Supervisor, type SupervisorOptions } from './supervisor';
 
@@ -48,9 +50,12 @@ export async function openServiceRuntime(config: Config, opts: ServiceRuntimeOpt
   let server: ControlServer | undefined;
   let heldSockets: HeldSockets | undefined;
   let runningPids: number[] = [];
+  let members: ServiceMembers | undefined;
   try {
     output = openServiceOutput(config, user && { uid: user.uid, gid: user.gid }, { report: opts.log });
-    const members = new ServiceMembers({ superviseDir: config.superviseDir, name: config.name, orphansAreMembers: opts.soleService });
+    members = new ServiceMembers({ superviseDir: config.superviseDir, name: config.name, orphansAreMembers: opts.soleService });
+    // run.yml `cgroup:` applied before anything starts, or the start is refused naming the key.
+    applyCgroupLimits(config, members.cgroupDir);
     // Bound here, as root, before anything starts; taken back from a service left running.
     runningPids = config.listen.length > 0 ? members.pids() : [];
     heldSockets = HeldSockets.open(config, user, runningPids, opts.log);
@@ -79,16 +84,30 @@ export async function openServiceRuntime(config: Config, opts: ServiceRuntimeOpt
       restore: (recreated) => restoreChildPidfile(supervisor, recreated.dir, opts.log),
       log: opts.log,
     });
+    watchMemory(config, supervisor, members);
     const sockets = heldSockets;
-    return { supervisor, output, members, heldSockets, close: () => closeAll(config, watch, output!, members, sockets) };
+    return { supervisor, output, members, heldSockets, close: () => closeAll(config, watch, output!, members!, sockets) };
   } catch (err) {
     // A service left running still serves on its unix files.
     heldSockets?.close(runningPids.length === 0);
+    members?.release();
     await server?.close();
     await output?.close();
     dir.release();
     throw err;
   }
+}
+
+/** run.yml `restart_if.memory`: sampled while the supervisor lives (memory-watch.ts), stopped when it finishes. */
+function watchMemory(config: Config, supervisor: Supervisor, members: ServiceMembers): void {
+  if (config.restartIf.memory === undefined) return;
+  const memoryWatch = new MemoryWatch(config.restartIf.memory, {
+    runningPid: () => (supervisor.currentState === 'running' ? supervisor.snapshot().pid : undefined),
+    memoryBytes: () => members.usage().memoryBytes,
+    restart: (reason) => supervisor.restartFor('memory', reason),
+  });
+  memoryWatch.start();
+  void supervisor.finished.then(() => memoryWatch.stop());
 }
 
 async function closeAll(config: Config, watch: SuperviseDirWatch, output: ServiceOutput, members: ServiceMembers, sockets: HeldSockets): Promise<void> {

@@ -217,7 +217,9 @@ export class Supervisor extends ReadyStateMachine implements ServiceControl {
       case 'new': return this.history.waitNote();
       case 'searching-pidfile': return `looking for a pid in ${s.file}`;
       case 'stopping-leftovers': return `stopping ${s.left} process${s.left === 1 ? '' : 'es'} left of the last run`;
-      case 'running': case 'starting': case 'stopping': case 'draining': case 'down': case 'finished':
+      // A restart the supervisor decided (restart_if, health…): why, while the old run stops.
+      case 'stopping': case 'draining': return this.history.restartNote;
+      case 'running': case 'starting': case 'down': case 'finished':
         return undefined;
       default: return unreachable(s);
     }
