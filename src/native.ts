@@ -19,22 +19,8 @@ import type {
   WatchMode,
 } from './native-types';
 
-export type {
-  SpawnOptions,
-  ResourceLimit,
-  SpawnResult,
-  ExitStatus,
-  UserInfo,
-  PeerCred,
-  SocketAddress,
-  NotifyMessage,
-  NotifyWatch,
-  ExitWatch,
-  UnixConnection,
-  ProbeVerdict,
-  UnixListener,
-  WatchMode,
-} from './native-types';
+// Callers import every data shape from here, the addon's one door.
+export type * from './native-types';
 
 /** The flat object the addon's spawn reads: every option present, -1 or '' for "none". */
 type AddonSpawnOptions = Required<Omit<SpawnOptions, 'uid' | 'gid' | 'umask' | 'cgroupProcsFd' | 'pidEnv'>>

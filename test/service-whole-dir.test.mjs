@@ -5,38 +5,14 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import net from 'node:net';
-import path from 'node:path';
 import { createRequire } from 'node:module';
 import { startDir } from './fixtures/dir-harness.mjs';
-import { FIXTURE_DIR, DEADLINE_MS, gone, waitFor } from './cli-helpers.mjs';
+import { DEADLINE_MS, gone, waitFor } from './cli-helpers.mjs';
+import { askPrefork, PREFORK } from './fixtures/prefork-client.mjs';
+import { freePort } from './listen-helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const { serviceCgroupTree } = require('../dist/process/cgroup.js');
-const PREFORK = path.join(FIXTURE_DIR, 'prefork.py');
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** The master pid named by an answer on port, or undefined. */
-function masterOn(port) {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false, timeout: 2000 }, (res) => {
-      let body = '';
-      res.on('data', (chunk) => (body += chunk));
-      res.on('end', () => resolve(Number(/master (\d+)/.exec(body)?.[1]) || undefined));
-    });
-    req.on('error', () => resolve(undefined));
-    req.on('timeout', () => req.destroy());
-  });
-}
 
 const modes = [
   { name: 'cgroup', env: {}, skip: serviceCgroupTree() === undefined ? 'needs root and a writable cgroup2 hierarchy' : false },
@@ -57,13 +33,13 @@ for (const mode of modes) {
       const other = await run.waitRunning('other');
       const web = await run.waitRunning('web');
       const master = await waitFor(async () => {
-        const answer = await masterOn(port);
+        const answer = (await askPrefork(port))?.master;
         return answer === web.pid && answer;
       }, { timeout: DEADLINE_MS, message: 'the master serves' });
       process.kill(master, 'SIGKILL');
       await run.waitForLog(/web: stopping 2 processes left of the last run/);
       const next = await waitFor(async () => {
-        const answer = await masterOn(port);
+        const answer = (await askPrefork(port))?.master;
         return answer !== undefined && answer !== master && answer;
       }, { timeout: DEADLINE_MS, message: 'a new master serves' });
       assert.ok(gone(master));

@@ -6,11 +6,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
+import { askPrefork, PREFORK } from './fixtures/prefork-client.mjs';
+import { freePort } from './listen-helpers.mjs';
 import { FIXTURE_DIR, gone, request, sandbox, signal, waitFor, waitForFile, waitForStatus, DEADLINE_MS } from './cli-helpers.mjs';
 
 const IMMORTALCTL = new URL('../dist/cli/immortalctl.js', import.meta.url).pathname;
@@ -18,7 +18,6 @@ const IMMORTALCTL = new URL('../dist/cli/immortalctl.js', import.meta.url).pathn
 const require = createRequire(import.meta.url);
 const { serviceCgroupTree } = require('../dist/process/cgroup.js');
 
-const PREFORK = path.join(FIXTURE_DIR, 'prefork.py');
 const modes = [
   { name: 'cgroup', env: {}, skip: serviceCgroupTree() === undefined ? 'needs root and a writable cgroup2 hierarchy' : false },
   { name: 'tracked', env: { IMMORTAL_CGROUP: 'off' }, skip: false },
@@ -29,35 +28,10 @@ function preforkOn(port) {
   return new RegExp(`/prefork\\.py --port ${port} `);
 }
 
-function freePort() {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** {worker, master} from one answer on port, or undefined when nothing answers. */
-function ask(port) {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false, timeout: 2000 }, (res) => {
-      let body = '';
-      res.on('data', (chunk) => (body += chunk));
-      res.on('end', () => {
-        const match = /worker (\d+) master (\d+)/.exec(body);
-        resolve(match ? { worker: Number(match[1]), master: Number(match[2]) } : undefined);
-      });
-    });
-    req.on('error', () => resolve(undefined));
-    req.on('timeout', () => req.destroy());
-  });
-}
-
 /** Waits until the port is served by a master other than `notMaster`. */
 function servedBy(port, notMaster) {
   return waitFor(async () => {
-    const answer = await ask(port);
+    const answer = await askPrefork(port);
     return answer && answer.master !== notMaster ? answer : undefined;
   }, { timeout: DEADLINE_MS, message: `port ${port} served by a master other than ${notMaster}` });
 }
