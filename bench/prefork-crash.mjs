@@ -159,6 +159,24 @@ function quantile(sorted, q) {
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
+/**
+ * The floor: the fixture started directly (no supervisor) until it serves. Python's own
+ * start-up (through pyenv's shim here) is most of every recovery above.
+ */
+async function directStart() {
+  const samples = [];
+  for (let trial = 0; trial < TRIALS; trial++) {
+    const port = await freePort();
+    const t0 = performance.now();
+    const child = spawn('python3', [PREFORK, '--port', String(port), '--workers', '0'], { stdio: 'ignore' });
+    const served = await waitServing(port, undefined, NEVER_MS);
+    if (served !== undefined) samples.push(performance.now() - t0);
+    child.kill('SIGKILL');
+    await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', resolve)));
+  }
+  return samples.sort((a, b) => a - b);
+}
+
 const scenarios = [
   { label: 'daemonized (-f), workers left', daemonize: true, workers: 2 },
   { label: 'foreground master, workers left', daemonize: false, workers: 2 },
@@ -168,6 +186,11 @@ const kinds = [['immortal (cgroup)', 'cgroup'], ['immortal (tracked)', 'tracked'
 
 console.log(`| scenario | supervisor | p50 ms | p99 ms | trials | never serves again |`);
 console.log(`|---|---|---:|---:|---:|---|`);
+{
+  const floor = await directStart();
+  const fmt = (v) => (Number.isNaN(v) ? 'n/a' : v.toFixed(1));
+  console.log(`| floor: the fixture started directly until it serves | none | ${fmt(quantile(floor, 0.5))} | ${fmt(quantile(floor, 0.99))} | ${floor.length} | — |`);
+}
 for (const scenario of scenarios) {
   for (const [label, kind] of kinds) {
     const { samples, never, note } = await measure(kind, scenario);
