@@ -40,6 +40,7 @@ test('serves on the held tcp and unix sockets; a kill -9 under a request loop fa
   assert.equal(fs.statSync(unixPath).mode & 0o777, 0o660, 'unix sockets are 0660');
 
   const loop = requestLoop(port);
+  t.after(() => loop.stop()); // a failed assertion must not leave it running
   await waitFor(() => loop.result.pids.size > 0 && loop.result.total > 5, { timeout: 15000 });
   process.kill(pid, 'SIGKILL');
   const restarted = await waitForStatus(sock, (s) => s.pid > 0 && s.pid !== pid);
@@ -114,6 +115,7 @@ test('kill -9 of the supervisor: the new one takes the same sockets back and ado
   await first.waitExit();
 
   const loop = requestLoop(port);
+  t.after(() => loop.stop()); // a failed assertion must not leave it running
   const second = box.start(['-n', '-c', file, '-ctl', 'web']);
   await second.waitForLog(new RegExp(`listen: tcp://127\\.0\\.0\\.1:${port}: taken back from the running service`));
   await second.waitForLog(new RegExp(`adopted pid ${pid}`));
@@ -163,6 +165,7 @@ test('immortaldir: held for the service\'s life (a crash refuses nothing), upgra
   const first = await dir.waitRunning('web');
   await waitFor(async () => (await askPid(port).catch(() => 0)) === first.pid, { timeout: 15000 });
   const loop = requestLoop(port);
+  t.after(() => loop.stop()); // a failed assertion must not leave it running
   process.kill(first.pid, 'SIGKILL');
   const second = await dir.waitRunning('web', (s) => s.pid !== first.pid);
   await waitFor(() => loop.result.pids.has(second.pid), { timeout: 15000, message: 'the restarted service answers' });

@@ -46,6 +46,7 @@ test('three upgrades under a request loop: no request fails, one instance after 
   let { pid } = await waitForStatus(sock, (s) => s.pid > 0);
   await waitFor(async () => (await askPid(port).catch(() => 0)) === pid, { timeout: 15000 });
   const loop = requestLoop(port);
+  t.after(() => loop.stop()); // a failed assertion must not leave it running
   for (let round = 1; round <= 3; round++) {
     const before = (await status(sock)).count;
     const answer = await ctl(box, ['upgrade', 'web']);

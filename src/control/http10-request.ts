@@ -25,7 +25,9 @@ export function http10Get(socketPath: string, path: string, timeoutMs: number, t
         reject(err);
       }
     });
-    socket.end(`GET ${path} HTTP/1.0\r\nHost: immortal\r\n\r\n`);
+    // Written, not ended: a half-close reads as "client gone" to an HTTP server, which then
+    // drops an answer that takes a while (an upgrade's). The server closes after answering 1.0.
+    socket.write(`GET ${path} HTTP/1.0\r\nHost: immortal\r\n\r\n`);
   });
 }
 
