@@ -12,8 +12,17 @@ import { gone, isRoot, sandbox, status, waitFor, waitForStatus, waitGone } from 
 import { createUser, removeUser } from './helpers.mjs';
 import { askPid, freePort, freePrivilegedPort, LISTEN_SERVER, PYTHON, requestLoop } from './listen-helpers.mjs';
 
-function webYml(box, listen, extra = '', python = PYTHON) {
-  return box.write('web.yml', `cmd: ${python} ${LISTEN_SERVER}\nlisten:\n${listen.map((a) => `  - "${a}"\n`).join('')}${extra}`);
+function webYml(box, listen, extra = '', python = PYTHON, server = LISTEN_SERVER) {
+  return box.write('web.yml', `cmd: ${python} ${server}\nlisten:\n${listen.map((a) => `  - "${a}"\n`).join('')}${extra}`);
+}
+
+/** The fixture copied into the sandbox: a -u user cannot read a checkout under root's 0700 home. */
+function serverReadableBy(box) {
+  fs.chmodSync(box.dir, 0o755);
+  const copy = box.path('listen_server.py');
+  fs.copyFileSync(LISTEN_SERVER, copy);
+  fs.chmodSync(copy, 0o644);
+  return copy;
 }
 
 /**
@@ -143,8 +152,7 @@ test('-u: a port below 1024 is bound as root, the unprivileged service serves on
   t.after(() => removeUser(user));
   const port = await freePrivilegedPort();
   const unixPath = box.path('web.sock');
-  const file = webYml(box, [`tcp://127.0.0.1:${port}`, `unix:${unixPath}`], `user: ${user}\n`, SYSTEM_PYTHON);
-  fs.chmodSync(box.dir, 0o755);
+  const file = webYml(box, [`tcp://127.0.0.1:${port}`, `unix:${unixPath}`], `user: ${user}\n`, SYSTEM_PYTHON, serverReadableBy(box));
   const sock = box.ctlSocket('web');
   const run = box.start(['-n', '-c', file, '-ctl', 'web']);
   const { pid } = await waitForStatus(sock, (s) => s.pid > 0);

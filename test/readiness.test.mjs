@@ -243,8 +243,12 @@ describe('notify: systemd for a -u service', { skip: !isRoot ? 'needs root' : !h
   test('the socket belongs to the user (0600) and the service, as that user, becomes ready', async (t) => {
     const box = sandbox(t);
     fs.chmodSync(box.dir, 0o755); // the user must reach the supervise dir, as in /var/run/immortal
+    // A copy the user can read: a checkout under root's 0700 home is not (issue 16 item 5).
+    const service = box.path('sd_notify_service.py');
+    fs.copyFileSync(NOTIFY_SERVICE, service);
+    fs.chmodSync(service, 0o755);
     const go = box.path('go');
-    const yml = box.write('svc.yml', `cmd: ${NOTIFY_SERVICE} --ready-when ${go}\nuser: ${NOTIFY_USER}\nready: {notify: systemd}\n`);
+    const yml = box.write('svc.yml', `cmd: ${service} --ready-when ${go}\nuser: ${NOTIFY_USER}\nready: {notify: systemd}\n`);
     const run = box.start(['-n', '-c', yml, '-ctl', 'svc']);
     const sock = box.ctlSocket('svc');
     await waitForRecord(sock, (r) => r.pid > 0 && r.ready === false, 'started, not ready');
