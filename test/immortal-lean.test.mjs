@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, test } from 'node:test';
-import { procEnviron, sandbox, signal, status, waitFor, waitForFile, waitGone } from './cli-helpers.mjs';
+import { DEADLINE_MS, procEnviron, sandbox, signal, status, waitFor, waitForFile, waitForStatus, waitGone } from './cli-helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const { encodeConfig, takeHandedOverConfig, configHandoverEnv } = require('../dist/supervise/config-handover.js');
@@ -42,6 +42,27 @@ describe('the lean supervising process', { concurrency: true }, () => {
     assert.equal(await signal(sock, 'halt'), '');
     assert.deepEqual(await run.waitExit(), { code: 0, signal: null });
     await waitGone(st.pid);
+  });
+
+  test('-n: the supervising process loads no YAML reader, no flag parser, no config checks, nothing a plain service does not use', async (t) => {
+    const box = sandbox(t);
+    const runYml = box.write('run.yml', `cmd: sleep 3713\nlog:\n  file: ${box.path('out.log')}\n`);
+    // Node's module trace; -n keeps the pid across the re-exec, so the supervising process's
+    // share of it starts where it loads supervise-entry.js.
+    const run = box.start(['-n', '-ctl', 'leanmods', '-c', runYml], { env: { NODE_DEBUG: 'module' } });
+    const sock = box.ctlSocket('leanmods');
+    const st = await waitForStatus(sock, (s) => s.pid > 0, { timeout: DEADLINE_MS, message: 'leanmods running' });
+    assert.equal(await signal(sock, 'halt'), '');
+    assert.deepEqual(await run.waitExit(), { code: 0, signal: null });
+    await waitGone(st.pid);
+    const loaded = [...run.stderr.matchAll(/MODULE \d+: load "([^"]+)"/g)].map((match) => match[1]);
+    const entry = loaded.findIndex((file) => file.endsWith('supervise-entry.js'));
+    assert.ok(entry > 0, 'the trace shows the parsing process, then the supervising entry');
+    assert.ok(loaded.slice(0, entry).some((file) => /[/\\]yaml[/\\]/.test(file)), 'the control: the parsing process did load yaml');
+    const supervising = loaded.slice(entry);
+    assert.ok(supervising.some((file) => file.endsWith('file-writer.js')), 'what `log:` needs is loaded');
+    const unwanted = /[/\\](yaml|commander)[/\\]|[/\\]config[/\\](load|run-yml|checks|yaml-reader|config)\.js$|[/\\]cli[/\\]flags\.js$|require-over-sockets\.js$|[/\\]control[/\\]client\.js$/;
+    assert.deepEqual(supervising.filter((file) => unwanted.test(file)), []);
   });
 
   test('daemon mode: the detached copy runs the supervising entry, nothing handed to the service', async (t) => {

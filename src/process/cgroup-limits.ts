@@ -14,7 +14,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CgroupLimits, Config } from '../config/config';
-import { ConfigError } from '../config/config';
+import { ConfigError } from '../config/errors';
 import { cgroupOf, findCgroup2Mount } from './cgroup';
 
 /** cpu.max's period: the kernel's default, 100 ms. */

@@ -3,7 +3,6 @@
 
 import type { Config } from '../config/config';
 import { setSubreaper } from '../native';
-import { requireCheckOverSockets } from './require-over-sockets';
 import { openServiceRuntime } from './runtime';
 
 export interface RunOptions {
@@ -21,7 +20,8 @@ export async function runImmortal(config: Config, opts: RunOptions): Promise<num
     log: opts.log,
     allowExit: exitAllowed,
     exitWhenRetriesUsed: exitAllowed,
-    requireCheck: requireCheckOverSockets,
+    // Loaded only by a service with `require:` (the socket client is not needed otherwise).
+    requireCheck: (names) => (require('./require-over-sockets') as typeof import('./require-over-sockets')).requireCheckOverSockets(names),
     soleService: true,
   });
   const { supervisor } = runtime;
