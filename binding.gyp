@@ -9,6 +9,7 @@
         "native/spawn.cc",
         "native/spawn_child.cc",
         "native/limits.cc",
+        "native/lines.cc",
         "native/listen.cc",
         "native/notify.cc",
         "native/pidfd.cc",

@@ -55,6 +55,7 @@ interface Addon {
   watchNotify(fd: number, onMessage: (msg: NotifyMessage) => void, onError: (err: Error) => void): NotifyWatch;
   pidfdGetfd(pid: number, targetFd: number): number;
   exec(file: string, argv: string[], env: string[]): void;
+  stampLines(lines: Buffer, prefix: Buffer, into: Buffer): number;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -250,6 +251,18 @@ export function exec(file: string, argv: string[], env: string[]): never {
   }
   addon.exec(file, argv.map(String), env.map(String));
   throw new Error('exec: returned without an error');
+}
+
+/**
+ * Copies the block `lines` into `into` with `prefix` before every line (an unfinished last
+ * line too) → the bytes written, or minus the bytes needed when `into` is too small (then
+ * nothing is written). One native call per block: see native/lines.cc for why.
+ */
+export function stampLines(lines: Buffer, prefix: Buffer, into: Buffer): number {
+  if (!Buffer.isBuffer(lines) || !Buffer.isBuffer(prefix) || !Buffer.isBuffer(into)) {
+    throw new TypeError('stampLines: lines, prefix and into must be Buffers');
+  }
+  return addon.stampLines(lines, prefix, into);
 }
 
 /** pipe2(O_CLOEXEC): [readFd, writeFd]. */

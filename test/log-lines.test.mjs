@@ -60,6 +60,27 @@ test('timestamps: RFC 3339, UTC, milliseconds, one per line', () => {
   assert.equal(countLines(Buffer.from('a\n\nbc\n')), 3);
 });
 
+test('stamping is the same as prefixing each line by hand, for any block: views, empty lines, an unfinished last line, blocks larger than the shared buffer', () => {
+  const prefix = Buffer.from('2026-12-02T01:02:03.456Z ');
+  const byHand = (text) => text.split(/(?<=\n)/).filter((line) => line !== '').map((line) => prefix + line).join('');
+  let seed = 7;
+  const random = (n) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+  const cases = ['', '\n', 'a', 'a\nb', '\n\n\n', 'one\ntwo\n'];
+  for (let i = 0; i < 40; i++) {
+    let text = '';
+    const lines = random(i < 35 ? 50 : 6000);
+    for (let k = 0; k < lines; k++) text += 'x'.repeat(random(120)) + (random(20) === 0 && k === lines - 1 ? '' : '\n');
+    cases.push(text);
+  }
+  for (const text of cases) {
+    // A view into a larger buffer, as the splitter hands over slices of the read buffer.
+    const backing = Buffer.from(`junk\n${text}more junk`);
+    const view = backing.subarray(5, 5 + Buffer.byteLength(text));
+    assert.equal(stampLines(view, prefix).toString(), byHand(text), JSON.stringify(text.slice(0, 40)));
+  }
+  assert.throws(() => stampLines('a\n', prefix), { name: 'TypeError' });
+});
+
 /** What any chunking must give: every line cut into pieces of at most cap bytes. */
 function expectedLines(text, cap) {
   const parts = text.split('\n');

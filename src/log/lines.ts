@@ -2,6 +2,8 @@
 // (rotation, the logger buffer) works on blocks of whole lines, so a line can never be split
 // across two log files or half-dropped.
 
+import { stampLines as nativeStampLines } from '../native';
+
 const NEWLINE = 0x0a;
 
 /**
@@ -152,19 +154,14 @@ let stampBuffer = Buffer.allocUnsafeSlow(0);
 
 /**
  * The block with `prefix` before every line, in a buffer shared by all callers: valid until
- * the next call (the file writer copies it into its queue at once).
+ * the next call (the file writer copies it into its queue at once). The copying is native
+ * (one call per block instead of three per line: a 1 GB log of 100-byte lines is 10 million).
  */
 export function stampLines(lines: Buffer, prefix: Buffer): Buffer {
-  const needed = lines.length + countLines(lines) * prefix.length;
-  if (stampBuffer.length < needed) stampBuffer = Buffer.allocUnsafeSlow(Math.max(needed, 128 * 1024));
-  let from = 0;
-  let to = 0;
-  while (from < lines.length) {
-    const newline = lines.indexOf(NEWLINE, from);
-    const end = newline === -1 ? lines.length : newline + 1;
-    to += prefix.copy(stampBuffer, to);
-    to += lines.copy(stampBuffer, to, from, end);
-    from = end;
+  let written = nativeStampLines(lines, prefix, stampBuffer);
+  if (written < 0) {
+    stampBuffer = Buffer.allocUnsafeSlow(Math.max(-written, 128 * 1024));
+    written = nativeStampLines(lines, prefix, stampBuffer);
   }
-  return stampBuffer.subarray(0, to);
+  return stampBuffer.subarray(0, written);
 }

@@ -1,0 +1,56 @@
+// stampLines(lines, prefix, into): the block of lines copied into `into` with `prefix` before
+// every line, for `timestamp: true` logs. In JavaScript each line costs three calls into C++
+// (find the newline, copy the prefix, copy the line): ~1.2 ms of CPU per MB of 100-byte lines,
+// more than reading and writing the same megabyte. Here it is one call per block: memchr and
+// memcpy, ~0.25 ms per MB. Portable C++: no system calls.
+#include <string.h>
+
+#include <cstddef>
+
+#include "addon.h"
+
+namespace immortal {
+
+namespace {
+
+// Lines in the block, an unfinished last one included (each gets a prefix).
+size_t CountLineStarts(const char* data, size_t length) {
+  size_t count = 0;
+  const char* end = data + length;
+  for (const char* at = data; at < end;) {
+    const void* newline = memchr(at, '\n', static_cast<size_t>(end - at));
+    count++;
+    if (newline == nullptr) break;
+    at = static_cast<const char*>(newline) + 1;
+  }
+  return count;
+}
+
+}  // namespace
+
+// Returns the bytes written into `into`, or minus the bytes needed when it is too small
+// (then nothing is written). JS checks the argument types (src/native.ts).
+Napi::Value StampLines(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto lines = info[0].As<Napi::Buffer<char>>();
+  auto prefix = info[1].As<Napi::Buffer<char>>();
+  auto into = info[2].As<Napi::Buffer<char>>();
+  const char* from = lines.Data();
+  const char* end = from + lines.Length();
+  const size_t prefixLength = prefix.Length();
+  const size_t needed = lines.Length() + CountLineStarts(from, lines.Length()) * prefixLength;
+  if (needed > into.Length()) return Napi::Number::New(env, -static_cast<double>(needed));
+  char* to = into.Data();
+  while (from < end) {
+    const void* newline = memchr(from, '\n', static_cast<size_t>(end - from));
+    const char* lineEnd = newline == nullptr ? end : static_cast<const char*>(newline) + 1;
+    memcpy(to, prefix.Data(), prefixLength);
+    to += prefixLength;
+    memcpy(to, from, static_cast<size_t>(lineEnd - from));
+    to += lineEnd - from;
+    from = lineEnd;
+  }
+  return Napi::Number::New(env, static_cast<double>(to - into.Data()));
+}
+
+}  // namespace immortal
