@@ -8,6 +8,7 @@
         "native/exec.cc",
         "native/spawn.cc",
         "native/spawn_child.cc",
+        "native/spawn_clone3.cc",
         "native/limits.cc",
         "native/lines.cc",
         "native/listen.cc",

@@ -153,8 +153,8 @@ bool ReadPlan(Napi::Env env, const Napi::Object& opts, SpawnPlan* plan) {
   }
   while (plan->stdio.size() < 3) plan->stdio.push_back(-1);
   plan->wantPidfd = opts.Get("pidfd").As<Napi::Boolean>().Value();
-  Napi::Value cgroup = opts.Get("cgroupProcsFd");
-  plan->cgroupProcsFd = cgroup.IsNumber() ? cgroup.As<Napi::Number>().Int32Value() : -1;
+  Napi::Value cgroup = opts.Get("cgroupFd");
+  plan->cgroupFd = cgroup.IsNumber() ? cgroup.As<Napi::Number>().Int32Value() : -1;
   return ReadLimits(env, opts.Get("rlimits"), plan);
 }
 
@@ -162,33 +162,54 @@ struct ChildArgs {
   const SpawnPlan* plan;
   int reportFd;
   int devNull;
+  int cgroupProcsFd;  // -1 when the child was started inside its cgroup
 };
+
+[[noreturn]] void RunChild(const ChildArgs& args) {
+  ChildExec(*args.plan, args.reportFd, args.devNull, args.cgroupProcsFd);
+}
 
 #if defined(__linux__)
 int ChildEntry(void* raw) {
-  const ChildArgs* args = static_cast<const ChildArgs*>(raw);
-  ChildExec(*args->plan, args->reportFd, args->devNull);
+  RunChild(*static_cast<const ChildArgs*>(raw));
 }
 
 // Like vfork: the child borrows our memory until it execs, so no page tables are copied —
 // fork() of a Node process costs milliseconds, this costs tens of microseconds. We are
 // suspended meanwhile; the child only touches its own stack and reads the plan.
-// (clone3's CLONE_INTO_CGROUP would also place the child in its cgroup, but needs Linux 5.7
-// and a second start path; the child's write to cgroup.procs works on every kernel and with
-// cgroup v1 too, and costs one system call.)
-pid_t StartChild(const ChildArgs& args) {
-  constexpr size_t kStackSize = 256 * 1024;
-  std::vector<char> stack(kStackSize);
-  void* top = stack.data() + kStackSize;
-  top = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(top) & ~uintptr_t{15});
-  return clone(ChildEntry, top, CLONE_VM | CLONE_VFORK | SIGCHLD, const_cast<ChildArgs*>(&args));
-}
+class ChildStarter {
+ public:
+  ChildStarter() : stack_(kStackSize) {}
+
+  // Inside the cgroup from the start (spawn_clone3.cc); -1 with errno when that cannot be.
+  pid_t StartInCgroup(ChildArgs* args, int cgroupFd) {
+    return StartChildInCgroup(ChildEntry, args, stack_.data(), kStackSize, cgroupFd);
+  }
+
+  pid_t Start(ChildArgs* args) {
+    void* top = stack_.data() + kStackSize;
+    top = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(top) & ~uintptr_t{15});
+    return clone(ChildEntry, top, CLONE_VM | CLONE_VFORK | SIGCHLD, args);
+  }
+
+ private:
+  static constexpr size_t kStackSize = 256 * 1024;
+  std::vector<char> stack_;
+};
 #else
-pid_t StartChild(const ChildArgs& args) {
-  pid_t pid = fork();
-  if (pid == 0) ChildExec(*args.plan, args.reportFd, args.devNull);
-  return pid;
-}
+class ChildStarter {
+ public:
+  pid_t StartInCgroup(ChildArgs*, int) {
+    errno = ENOSYS;
+    return -1;
+  }
+
+  pid_t Start(ChildArgs* args) {
+    pid_t pid = fork();
+    if (pid == 0) RunChild(*args);
+    return pid;
+  }
+};
 #endif
 
 // Reads the child's failure report; 0 bytes means exec succeeded (the CLOEXEC end closed).
@@ -256,15 +277,34 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   sigset_t all, previous;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &previous);
-  pid_t pid = StartChild(ChildArgs{&plan, report[1], devNull});
-  int forkErr = errno;
+  ChildStarter starter;
+  ChildArgs args{&plan, report[1], devNull, -1};
+  pid_t pid = plan.cgroupFd >= 0 ? starter.StartInCgroup(&args, plan.cgroupFd) : -1;
+  int startErr = 0;
+  bool procsUnopened = false;
+  if (pid < 0 && plan.cgroupFd >= 0) {
+    // No clone3 into the cgroup here: the child joins by writing its pid, as on cgroup v1.
+    args.cgroupProcsFd = openat(plan.cgroupFd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+    if (args.cgroupProcsFd < 0) {
+      startErr = errno;
+      procsUnopened = true;
+    }
+  }
+  if (pid < 0 && !procsUnopened) {
+    pid = starter.Start(&args);
+    if (pid < 0) startErr = errno;
+  }
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   close(report[1]);
   close(devNull);
+  if (args.cgroupProcsFd >= 0) close(args.cgroupProcsFd);
 
   if (pid < 0) {
     close(report[0]);
-    ErrnoError(env, forkErr, "clone").ThrowAsJavaScriptException();
+    Napi::Error error = procsUnopened ? ErrnoError(env, startErr, StageSyscall(kStageCgroup), "cgroup.procs")
+                                      : ErrnoError(env, startErr, "clone");
+    if (procsUnopened) error.Set("stage", Napi::String::New(env, StageSyscall(kStageCgroup)));
+    error.ThrowAsJavaScriptException();
     return env.Undefined();
   }
 

@@ -55,7 +55,7 @@ struct SpawnPlan {
   int umaskValue = -1;
   std::vector<int> stdio;
   bool wantPidfd = false;
-  int cgroupProcsFd = -1;           // an open cgroup.procs the child writes its pid to
+  int cgroupFd = -1;                // the service's cgroup directory: the child starts in it
   std::vector<ChildLimit> limits;   // setrlimit in the child
   std::vector<std::string> limitNames;  // for the error, parallel to limits
   // pidEnv: the child writes its pid here, inside an env entry "NAME=" reserved by the
@@ -64,6 +64,12 @@ struct SpawnPlan {
 };
 
 // Runs in the forked child: async-signal-safe calls only, no allocation. Never returns.
-[[noreturn]] void ChildExec(const SpawnPlan& plan, int reportFd, int devNull);
+// cgroupProcsFd >= 0: the child first joins that cgroup by writing its pid there.
+[[noreturn]] void ChildExec(const SpawnPlan& plan, int reportFd, int devNull, int cgroupProcsFd);
+
+// clone3(CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP) running entry(arg) on the given stack
+// (spawn_clone3.cc) → the child's pid, or -1 with errno where it cannot be done (ENOSYS:
+// not this kernel or architecture; then the caller starts the child the portable way).
+pid_t StartChildInCgroup(int (*entry)(void*), void* arg, char* stack, size_t stackSize, int cgroupFd);
 
 }  // namespace immortal

@@ -8,8 +8,9 @@
 //
 // Order, and why:
 //   1. signal dispositions and mask back to defaults (Node's handlers must never run here);
-//   2. join the cgroup (first: the service is accounted and contained from its first step,
-//      and the cgroup.procs fd may be one that the fd shuffle below overwrites);
+//   2. join the cgroup, unless clone3 started us in it (first: the service is accounted and
+//      contained from its first step, and the cgroup.procs fd may be one that the fd shuffle
+//      below overwrites);
 //   3. umask, setsid;
 //   4. the fd shuffle: stdio[i] becomes fd i (also fd 3, 4… for passed sockets);
 //   5. rlimits, still as root: like systemd, a hard limit can then be raised above ours,
@@ -174,9 +175,9 @@ const char* StageSyscall(int stage) {
   }
 }
 
-[[noreturn]] void ChildExec(const SpawnPlan& plan, int reportFd, int devNull) {
+[[noreturn]] void ChildExec(const SpawnPlan& plan, int reportFd, int devNull, int cgroupProcsFd) {
   ResetSignals();
-  if (plan.cgroupProcsFd >= 0) JoinCgroup(plan.cgroupProcsFd, reportFd);
+  if (cgroupProcsFd >= 0) JoinCgroup(cgroupProcsFd, reportFd);
   if (plan.umaskValue >= 0) umask(static_cast<mode_t>(plan.umaskValue));
   if (plan.newSession && setsid() < 0) ChildFail(reportFd, kStageSetsid, errno);
   reportFd = MapFds(plan, reportFd, devNull);

@@ -25,10 +25,12 @@ export interface SpawnOptions {
   /** Also return a pidfd for the child (Linux >= 5.3), else pidfd is -1. */
   pidfd?: boolean;
   /**
-   * An open `cgroup.procs` (O_WRONLY) the child writes its own pid to before anything else,
-   * so the service is in its cgroup before it execs. Failure: thrown with stage 'cgroup'.
+   * The service's cgroup directory, open (O_RDONLY | O_DIRECTORY): the child runs inside it
+   * from its first instruction. Linux >= 5.7 creates it there (clone3 CLONE_INTO_CGROUP);
+   * elsewhere the child writes its own pid to the directory's cgroup.procs before anything
+   * else. Failure: thrown with stage 'cgroup' and path 'cgroup.procs'.
    */
-  cgroupProcsFd?: number;
+  cgroupFd?: number;
   /**
    * setrlimit in the child, as root before the credential change (so a hard limit can be
    * raised; limits survive setuid). Failure: thrown with stage 'setrlimit', path = name.

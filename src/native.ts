@@ -23,8 +23,8 @@ import type {
 export type * from './native-types';
 
 /** The flat object the addon's spawn reads: every option present, -1 or '' for "none". */
-type AddonSpawnOptions = Required<Omit<SpawnOptions, 'uid' | 'gid' | 'umask' | 'cgroupProcsFd' | 'pidEnv'>>
-  & { uid: number; gid: number; umask: number; cgroupProcsFd: number; pidEnv: string };
+type AddonSpawnOptions = Required<Omit<SpawnOptions, 'uid' | 'gid' | 'umask' | 'cgroupFd' | 'pidEnv'>>
+  & { uid: number; gid: number; umask: number; cgroupFd: number; pidEnv: string };
 
 interface Addon {
   spawn(opts: AddonSpawnOptions): SpawnResult;
@@ -103,7 +103,7 @@ export function spawn(opts: SpawnOptions): SpawnResult {
     umask: opts.umask ?? -1,
     stdio: opts.stdio ?? [-1, -1, -1],
     pidfd: opts.pidfd ?? false,
-    cgroupProcsFd: opts.cgroupProcsFd ?? -1,
+    cgroupFd: opts.cgroupFd ?? -1,
     rlimits: opts.rlimits ?? [],
     pidEnv: opts.pidEnv ?? '',
   });

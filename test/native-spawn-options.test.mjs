@@ -5,6 +5,7 @@ import test, { after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -208,21 +209,28 @@ describe('spawn: rlimits', () => {
   });
 });
 
-describe('spawn: cgroupProcsFd', () => {
-  test('a failed write is thrown with stage cgroup and its errno (here /dev/full: ENOSPC)', () => {
-    const full = fs.openSync('/dev/full', 'w');
+describe('spawn: cgroupFd', () => {
+  test('a directory that is no cgroup: the child joins by writing cgroup.procs, and a failed write is thrown with stage cgroup and its errno (here /dev/full: ENOSPC)', (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'immortal-not-a-cgroup-'));
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    fs.symlinkSync('/dev/full', path.join(dir, 'cgroup.procs'));
+    const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
     try {
-      assert.throws(() => children.spawn({ file: '/bin/true', argv: ['true'], env: [], cgroupProcsFd: full }),
+      assert.throws(() => children.spawn({ file: '/bin/true', argv: ['true'], env: [], cgroupFd: fd }),
         { code: 'ENOSPC', syscall: 'cgroup', stage: 'cgroup', path: 'cgroup.procs' });
+      fs.rmSync(path.join(dir, 'cgroup.procs'));
+      // No cgroup.procs to open: thrown before any child exists.
+      assert.throws(() => children.spawn({ file: '/bin/true', argv: ['true'], env: [], cgroupFd: fd }),
+        { code: 'ENOENT', syscall: 'cgroup', stage: 'cgroup', path: 'cgroup.procs' });
       assert.deepEqual(zombiesOf(process.pid), []);
     } finally {
-      fs.closeSync(full);
+      fs.closeSync(fd);
     }
   });
 
   const mount = fs.existsSync('/proc/self/mountinfo') ? cgroup2Mount() : null;
   const why = !isRoot ? 'needs root' : mount === null ? 'no cgroup2 hierarchy mounted here' : false;
-  test('the child joins the cgroup before exec; a removed cgroup is an error', { skip: why }, async (t) => {
+  test('the child is in the cgroup before exec, its first start and the next ones; a removed cgroup is an error', { skip: why }, async (t) => {
     const dir = path.join(mount, `immortal-h6-test-${process.pid}`);
     try {
       fs.mkdirSync(dir);
@@ -230,21 +238,24 @@ describe('spawn: cgroupProcsFd', () => {
       t.skip(`cannot create a cgroup under ${mount}: ${err.code}`);
       return;
     }
-    let procs;
+    let fd;
     try {
-      procs = fs.openSync(path.join(dir, 'cgroup.procs'), fs.constants.O_WRONLY);
-      const pid = await sleeper({ cgroupProcsFd: procs });
-      const line = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'));
-      assert.equal(line, `0::/${path.relative(mount, dir)}`);
-      assert.deepEqual(fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').trim().split('\n'), [String(pid)]);
-      await stop(pid);
-      await waitFor(() => fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8') === '', { message: 'cgroup empty' });
+      fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+      for (let round = 0; round < 2; round++) {
+        const pid = await sleeper({ cgroupFd: fd });
+        const line = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'));
+        assert.equal(line, `0::/${path.relative(mount, dir)}`);
+        assert.deepEqual(fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').trim().split('\n'), [String(pid)]);
+        await stop(pid);
+        await waitFor(() => fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8') === '', { message: 'cgroup empty' });
+      }
       fs.rmdirSync(dir);
-      // The fd now names a cgroup that is gone: the kernel refuses the write.
-      assert.throws(() => children.spawn({ file: '/bin/true', argv: ['true'], env: [], cgroupProcsFd: procs }),
+      // The fd now names a cgroup that is gone: the kernel refuses it.
+      assert.throws(() => children.spawn({ file: '/bin/true', argv: ['true'], env: [], cgroupFd: fd }),
         (err) => err.stage === 'cgroup' && typeof err.code === 'string' && err.code.startsWith('E'));
+      assert.deepEqual(zombiesOf(process.pid), []);
     } finally {
-      if (procs !== undefined) fs.closeSync(procs);
+      if (fd !== undefined) fs.closeSync(fd);
       if (fs.existsSync(dir)) fs.rmdirSync(dir);
     }
   });

@@ -64,9 +64,9 @@ export class ServiceCgroup {
     return new ServiceCgroup(dir);
   }
 
-  /** An fd on cgroup.procs for the spawned child to write its own pid to before exec. */
-  openProcsForJoin(): number {
-    return openSync(path.join(this.dir, 'cgroup.procs'), 'w');
+  /** The directory, open for spawn to start the child inside it (native cgroupFd). */
+  openForJoin(): number {
+    return openSync(this.dir, constants.O_RDONLY | constants.O_DIRECTORY);
   }
 
   /** Live pids in the cgroup (its descendants' cgroups included). */
@@ -140,7 +140,7 @@ export class ServiceCgroup {
   }
 }
 
-/** Closes an fd from openProcsForJoin once the spawn no longer needs it. */
+/** Closes an fd from openForJoin once the spawn no longer needs it. */
 export function closeJoinFd(fd: number): void {
   closeSync(fd);
 }

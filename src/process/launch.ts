@@ -71,7 +71,7 @@ function spawnWithContext(ctx: LaunchContext, argv: string[], join?: JoinOptions
     // LISTEN_PID must be the child's own pid: written by the child itself, before exec.
     pidEnv: sockets?.fds().length ? 'LISTEN_PID' : undefined,
     // Joined before exec: not one instruction of the service runs outside its cgroup.
-    cgroupProcsFd: join?.cgroupProcsFd,
+    cgroupFd: join?.cgroupFd,
     // run.yml `limits:`, also for require_cmd and post_exit (process/rlimits.ts says why).
     rlimits: rlimitsOf(ctx.config),
   });

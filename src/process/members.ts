@@ -30,8 +30,8 @@ export interface Usage {
 }
 
 export interface JoinOptions {
-  /** cgroup.procs of the service's cgroup, for spawn; close it with `joined()` after. */
-  cgroupProcsFd?: number;
+  /** The service's cgroup directory, for spawn; close it with `joined()` after. */
+  cgroupFd?: number;
   /** NAME=VALUE entries to add to the child's environment. */
   env: string[];
 }
@@ -79,12 +79,12 @@ export class ServiceMembers {
 
   /** What spawn needs so the child is a member from its first instruction. */
   joinOptions(): JoinOptions {
-    return { cgroupProcsFd: this.cgroup?.openProcsForJoin(), env: [this.marker] };
+    return { cgroupFd: this.cgroup?.openForJoin(), env: [this.marker] };
   }
 
   /** After spawn: the fd is no longer needed. */
   joined(join: JoinOptions): void {
-    if (join.cgroupProcsFd !== undefined) closeJoinFd(join.cgroupProcsFd);
+    if (join.cgroupFd !== undefined) closeJoinFd(join.cgroupFd);
   }
 
   /** A process is the service's (its main pid, a followed or adopted pid): remember its session and group. */
