@@ -3,7 +3,7 @@
 // services (`sleep 3600`), and how long a change to one file takes to be running with 1000.
 //
 //   npx tsc -p . && node bench/immortaldir.mjs [counts…]      (default: 10 100 1000)
-//   IMMORTAL_BENCH_NODE_FLAGS='--max-semi-space-size=1' …   Node/V8 flags for immortaldir
+//   IMMORTAL_BENCH_NODE_FLAGS='--lite-mode' …   Node/V8 flags for immortaldir, after its #! line's
 //
 // For each count: a fresh services dir, HOME and IMMORTAL_SDIR under os.tmpdir(); start
 // immortaldir; "start" is the time until every service's socket answers with a pid. RSS is
@@ -21,6 +21,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeFlagsFor } from './lib/node-flags.mjs';
 import { memoryKb } from './lib/proc.mjs';
 
 const IMMORTALDIR = fileURLToPath(new URL('../dist/cli/immortaldir.js', import.meta.url));
@@ -123,8 +124,7 @@ async function benchCount(count, { reload }) {
   const env = { ...process.env, HOME: home, IMMORTAL_SDIR: sdir, [MARKER]: base };
   delete env.IMMORTAL_TEST_RESTART_MS;
   const started = performance.now();
-  const nodeFlags = (process.env.IMMORTAL_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const proc = spawn(process.execPath, [...nodeFlags, IMMORTALDIR, servicesDir], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [...nodeFlagsFor(IMMORTALDIR), IMMORTALDIR, servicesDir], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr.setEncoding('utf8').on('data', (chunk) => {
     log = (log + chunk).slice(-20000);

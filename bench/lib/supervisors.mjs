@@ -13,6 +13,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killMarked, markedProcesses, which } from './proc.mjs';
+import { nodeFlagsFor } from './node-flags.mjs';
 import { sleep } from './stats.mjs';
 
 const repoRoot = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -20,12 +21,6 @@ const IMMORTAL = path.join(repoRoot, 'dist', 'cli', 'immortal.js');
 const IMMORTALCTL = path.join(repoRoot, 'dist', 'cli', 'immortalctl.js');
 const IMMORTALDIR = path.join(repoRoot, 'dist', 'cli', 'immortaldir.js');
 
-/**
- * Node/V8 flags put before our scripts ($IMMORTAL_BENCH_NODE_FLAGS, space-separated): to
- * measure a flag (--lite-mode, --max-semi-space-size=1…) across the whole table before
- * adopting it. Not applied to immortalctl's `node -e 0` baseline.
- */
-const NODE_FLAGS = (process.env.IMMORTAL_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
 /** A service to lay out: name, program path and its arguments, optional log capture. */
 // { name, argv: [program, ...args], log: boolean, follow?: pidfile }
@@ -165,7 +160,7 @@ export class Immortal extends Adapter {
       const file = path.join(this.dir, 'etc', `${service.name}.yml`);
       fs.mkdirSync(path.dirname(file), { recursive: true });
       fs.writeFileSync(file, immortalYaml(service, path.join(this.dir, 'logs')));
-      this.children.push(startProcess(process.execPath, [...NODE_FLAGS, IMMORTAL, '-n', '-ctl', service.name, '-c', file], { env: this.env, onLine }));
+      this.children.push(startProcess(process.execPath, [...nodeFlagsFor(IMMORTAL), IMMORTAL, '-n', '-ctl', service.name, '-c', file], { env: this.env, onLine }));
     }
   }
 
@@ -182,7 +177,7 @@ export class Immortal extends Adapter {
   }
 
   statusCli(name) {
-    return { file: process.execPath, args: [...NODE_FLAGS, IMMORTALCTL, 'status', name], env: this.env };
+    return { file: process.execPath, args: [...nodeFlagsFor(IMMORTALCTL), IMMORTALCTL, 'status', name], env: this.env };
   }
 
   statusApi(name) {
@@ -210,7 +205,7 @@ export class Immortaldir extends Immortal {
     for (const service of services) {
       fs.writeFileSync(path.join(etc, `${service.name}.yml`), immortalYaml(service, path.join(this.dir, 'logs')));
     }
-    this.children.push(startProcess(process.execPath, [...NODE_FLAGS, IMMORTALDIR, etc], { env: this.env, onLine }));
+    this.children.push(startProcess(process.execPath, [...nodeFlagsFor(IMMORTALDIR), IMMORTALDIR, etc], { env: this.env, onLine }));
   }
 }
 
