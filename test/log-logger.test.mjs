@@ -90,19 +90,41 @@ test('a logger killed mid-stream: after the restart every later line arrives, no
   await child.exited;
   await waitFor(() => numbers(out).at(-1) === total, { timeout: 10000, message: 'last line at the new logger' });
   await close(output);
+  // cat reads bytes, not lines: once the pipe holds more than its buffer, a read ends inside
+  // a line. So the killed cat's last write may end inside one line and the new cat's first
+  // write begin inside another, and the file then holds at most one line spliced from the
+  // two (or a tail alone) at that seam: that one line may be dropped, no other.
   const got = numbers(out);
-  for (let i = 1; i < got.length; i++) {
-    if (!(got[i] > got[i - 1])) assert.fail(`line ${i}: ${got[i]} after ${got[i - 1]}`);
-  }
+  const seam = seamOfIncreasing(got);
+  assert.notEqual(seam, null, `lines out of order or twice beyond the one seam line: ${got.join(' ')}`.slice(0, 2000));
+  if (seam >= 0) got.splice(seam, 1);
   // Lines still in the pipe wait there for the next logger; only what the killed one had read
   // and not yet written (one read buffer of cat, 128 KiB) can be lost.
-  // Counted in bytes (`out 12345\n` is 10, `out 123456\n` 11): lines are short early on.
+  // Counted in bytes (`out 12345\n` is 10, `out 123456\n` 11): lines are short early on. A
+  // read of cat's that began or ended inside a line (cat reads bytes, not lines, once the pipe
+  // holds more than its buffer) loses part of that line and so all of it from this count:
+  // one line more at each end.
   const seen = new Set(got);
   let missingBytes = 0;
   for (let n = 1; n <= total; n++) if (!seen.has(n)) missingBytes += `out ${n}\n`.length;
-  assert.ok(missingBytes <= 128 * 1024, `${total - got.length} lines (${missingBytes} bytes) lost with the killed logger`);
+  const bound = 128 * 1024 + 2 * `out ${total}\n`.length;
+  assert.ok(missingBytes <= bound, `${total - got.length} lines (${missingBytes} bytes) lost with the killed logger, more than ${bound}`);
   assert.equal(output.droppedLines(), 0, 'the buffer bound was not reached');
 });
+
+/**
+ * Which one entry, removed, leaves `seq` strictly increasing: -1 when it already is, null
+ * when no single removal does (NaN, a line that is no `out N`, never counts as increasing).
+ */
+function seamOfIncreasing(seq) {
+  const increasing = (list) => list.every((n, i) => i === 0 || n > list[i - 1]);
+  const first = seq.findIndex((n, i) => Number.isNaN(n) || (i > 0 && !(n > seq[i - 1])));
+  if (first === -1) return -1;
+  for (const drop of [first - 1, first]) {
+    if (drop >= 0 && increasing(seq.filter((_, i) => i !== drop))) return drop;
+  }
+  return null;
+}
 
 test('a logger that does not read: bounded buffer, oldest lines dropped and counted, the service never blocked', async (t) => {
   const dir = tmpdir(t);
