@@ -20,14 +20,18 @@ import path from 'node:path';
 
 /**
  * Calls predicate (may be async) every `interval` ms until it returns a truthy value, which is
- * returned; rejects after `timeout` ms with `message`.
+ * returned; rejects after `timeout` ms with `message` (a function is called then, so it can
+ * tell what things looked like at the end, not at the start).
  */
 export async function waitFor(predicate, { timeout = 2000, interval = 10, message = 'condition' } = {}) {
   const deadline = Date.now() + timeout;
   for (;;) {
     const value = await predicate();
     if (value) return value;
-    if (Date.now() >= deadline) throw new Error(`waitFor: timed out after ${timeout} ms waiting for ${message}`);
+    if (Date.now() >= deadline) {
+      const what = typeof message === 'function' ? message() : message;
+      throw new Error(`waitFor: timed out after ${timeout} ms waiting for ${what}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, interval));
   }
 }

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { startDir } from './fixtures/dir-harness.mjs';
 import { DEADLINE_MS, gone, waitFor } from './cli-helpers.mjs';
 import { askPrefork, PREFORK } from './fixtures/prefork-client.mjs';
+import { descendantsOf } from './helpers.mjs';
 import { freePort } from './listen-helpers.mjs';
 
 const require = createRequire(import.meta.url);
@@ -36,6 +37,8 @@ for (const mode of modes) {
         const answer = (await askPrefork(port))?.master;
         return answer === web.pid && answer;
       }, { timeout: DEADLINE_MS, message: 'the master serves' });
+      // The first worker answers while the master may still be forking the second.
+      await waitFor(() => descendantsOf(master).length === 2, { timeout: DEADLINE_MS, message: 'both workers forked' });
       process.kill(master, 'SIGKILL');
       await run.waitForLog(/web: stopping 2 processes left of the last run/);
       const next = await waitFor(async () => {
