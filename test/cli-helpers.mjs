@@ -25,8 +25,13 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { gone, procStat, publicPackageRoot, waitFor, zombiesOf } from './helpers.mjs';
+
+const require = createRequire(import.meta.url);
+const { findCgroup2Mount, serviceCgroupTree } = require('../dist/process/cgroup.js');
+const { cgroupName } = require('../dist/process/members.js');
 
 export { descendantsOf, gone, procStat, procStatus, waitFor, zombiesOf } from './helpers.mjs';
 
@@ -145,6 +150,7 @@ export function sandbox(t, { restartMs } = {}) {
     }
     const stray = sandboxProcesses();
     for (const pid of stray) leftovers.push(`pid ${pid} (${describe(pid)}) still running`);
+    const cgroups = new Set(stray.map(cgroupDirOf));
     for (const run of runs) if (run.exitStatus === undefined) run.proc.kill('SIGKILL');
     for (const pid of stray) {
       try {
@@ -153,7 +159,8 @@ export function sandbox(t, { restartMs } = {}) {
         // gone meanwhile
       }
     }
-    await killMarked(dir);
+    for (const cgroup of await killMarked(dir)) cgroups.add(cgroup);
+    removeEmptyCgroups([sdir, path.join(home, '.immortal')], cgroups);
     fs.rmSync(dir, { recursive: true, force: true });
     for (const run of runs) liveRuns.delete(run);
     return leftovers;
@@ -164,6 +171,43 @@ export function sandbox(t, { restartMs } = {}) {
     if (leftovers.length > 0) throw new Error(`processes left behind by the test:\n  ${leftovers.join('\n  ')}`);
   });
   return box;
+}
+
+/**
+ * The cgroups of the services supervised under `roots` (their supervise dirs' parents) and
+ * of the processes the cleanup killed, if empty: a supervisor stopped cleanly removes its own,
+ * one killed -9 (or a service left running) leaves it behind. Only service cgroups (inside
+ * the tree immortal makes); still in use, or never made (not root, no cgroup2): left alone.
+ */
+function removeEmptyCgroups(roots, killedIn) {
+  const tree = serviceCgroupTree();
+  if (tree === undefined) return;
+  const dirs = new Set([...killedIn].filter((dir) => dir !== undefined && dir.startsWith(`${tree}${path.sep}`)));
+  // `<name>.<hash of its supervise dir>`: found even when the supervise dir is gone already.
+  for (const entry of fs.readdirSync(tree, { withFileTypes: true })) {
+    const name = entry.isDirectory() ? /^(.+)\.[0-9a-f]{8}$/.exec(entry.name)?.[1] : undefined;
+    if (name !== undefined && roots.some((root) => cgroupName(name, path.join(root, name)) === entry.name)) {
+      dirs.add(path.join(tree, entry.name));
+    }
+  }
+  for (const dir of dirs) {
+    try {
+      fs.rmdirSync(dir);
+    } catch {
+      // not there, or a process is still in it
+    }
+  }
+}
+
+/** The cgroup2 directory pid is in, or undefined. */
+function cgroupDirOf(pid) {
+  try {
+    const line = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'));
+    const mount = findCgroup2Mount();
+    return line === undefined || mount === undefined ? undefined : path.join(mount, line.slice(3));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Clock ticks (1/100 s) since boot, now. */
@@ -206,11 +250,14 @@ function markedProcesses(dir) {
   return found;
 }
 
+/** KILLs every process carrying dir's marker; returns the cgroups they were in. */
 async function killMarked(dir) {
+  const cgroups = new Set();
   for (let round = 0; round < 50; round++) {
     const pids = markedProcesses(dir);
-    if (pids.length === 0) return;
+    if (pids.length === 0) return cgroups;
     for (const pid of pids) {
+      cgroups.add(cgroupDirOf(pid));
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
@@ -219,6 +266,7 @@ async function killMarked(dir) {
     }
     await sleep(20);
   }
+  return cgroups;
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
