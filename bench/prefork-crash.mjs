@@ -20,10 +20,11 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './lib/ports.mjs';
+import { sleep } from './lib/stats.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const IMMORTAL = path.join(here, '..', 'dist', 'cli', 'immortal.js');
@@ -31,17 +32,6 @@ const GO_IMMORTAL = path.join(here, '..', '..', 'shared', 'oracle', 'go-immortal
 const PREFORK = path.join(here, '..', 'test', 'fixtures', 'prefork.py');
 const TRIALS = Number(process.argv[2] ?? 20);
 const NEVER_MS = 15000;
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The master pid named by an answer on port, or undefined when nothing answers. */
 function askMaster(port) {
