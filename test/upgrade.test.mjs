@@ -26,6 +26,24 @@ function writeWeb(box, port, args = '') {
   return box.write('web.yml', `cmd: ${PYTHON} ${LISTEN_SERVER}${args}\nlisten:\n  - "tcp://127.0.0.1:${port}"\nstop_timeout: 5\n`);
 }
 
+/** The fixture server as service `web` under `immortal -n`, once it runs. */
+async function startWeb(t) {
+  const box = sandbox(t);
+  const port = await freePort();
+  const sock = box.ctlSocket('web');
+  const run = box.start(['-n', '-c', writeWeb(box, port), '-ctl', 'web']);
+  const { pid } = await waitForStatus(sock, (s) => s.pid > 0);
+  return { box, port, sock, run, pid };
+}
+
+/** The full record once it shows an upgrade's new pid beside the old one. */
+function waitForOverlap(sock) {
+  return waitFor(async () => {
+    const record = JSON.parse((await request(sock, '/service')).body);
+    return record.upgradePid ? record : undefined;
+  }, { timeout: 15000, message: 'the record shows the new pid beside the old one' });
+}
+
 /** Processes running the fixture server in this sandbox. */
 function instances(box) {
   return box.processes().filter((pid) => {
@@ -38,12 +56,8 @@ function instances(box) {
 }
 
 test('three upgrades under a request loop: no request fails, one instance after each', async (t) => {
-  const box = sandbox(t);
-  const port = await freePort();
-  const file = writeWeb(box, port);
-  const sock = box.ctlSocket('web');
-  const run = box.start(['-n', '-c', file, '-ctl', 'web']);
-  let { pid } = await waitForStatus(sock, (s) => s.pid > 0);
+  const { box, port, sock, run, pid: first } = await startWeb(t);
+  let pid = first;
   await waitFor(async () => (await askPid(port).catch(() => 0)) === pid, { timeout: 15000 });
   const loop = requestLoop(port);
   t.after(() => loop.stop()); // a failed assertion must not leave it running
@@ -68,17 +82,9 @@ test('three upgrades under a request loop: no request fails, one instance after 
 });
 
 test('during the overlap the record shows both pids; GET /signal/upgrade answers once it is over', async (t) => {
-  const box = sandbox(t);
-  const port = await freePort();
-  const file = writeWeb(box, port);
-  const sock = box.ctlSocket('web');
-  const run = box.start(['-n', '-c', file, '-ctl', 'web']);
-  const { pid } = await waitForStatus(sock, (s) => s.pid > 0);
+  const { sock, run, pid } = await startWeb(t);
   const answer = request(sock, '/signal/upgrade');
-  const overlap = await waitFor(async () => {
-    const record = JSON.parse((await request(sock, '/service')).body);
-    return record.upgradePid ? record : undefined;
-  }, { timeout: 15000, message: 'the record shows the new pid' });
+  const overlap = await waitForOverlap(sock);
   assert.equal(overlap.pid, pid, 'pid is still the old one');
   assert.notEqual(overlap.upgradePid, pid);
   assert.equal((await status(sock)).pid, pid, '/ keeps the Go bytes with the old pid');
@@ -89,12 +95,7 @@ test('during the overlap the record shows both pids; GET /signal/upgrade answers
 });
 
 test('a failed upgrade (the new command exits at once) keeps the old instance; a broken run.yml refuses it', async (t) => {
-  const box = sandbox(t);
-  const port = await freePort();
-  const file = writeWeb(box, port);
-  const sock = box.ctlSocket('web');
-  const run = box.start(['-n', '-c', file, '-ctl', 'web']);
-  const { pid } = await waitForStatus(sock, (s) => s.pid > 0);
+  const { box, port, sock, run, pid } = await startWeb(t);
 
   writeWeb(box, port, ' 1');
   const failed = await ctl(box, ['upgrade', 'web']);
@@ -115,17 +116,9 @@ test('a failed upgrade (the new command exits at once) keeps the old instance; a
 });
 
 test('stop during the overlap stops both instances; the upgrade answers that the service was stopped', async (t) => {
-  const box = sandbox(t);
-  const port = await freePort();
-  const file = writeWeb(box, port);
-  const sock = box.ctlSocket('web');
-  const run = box.start(['-n', '-c', file, '-ctl', 'web']);
-  const { pid } = await waitForStatus(sock, (s) => s.pid > 0);
+  const { box, sock, run, pid } = await startWeb(t);
   const answer = request(sock, '/signal/upgrade');
-  const overlap = await waitFor(async () => {
-    const record = JSON.parse((await request(sock, '/service')).body);
-    return record.upgradePid ? record : undefined;
-  }, { timeout: 15000, message: 'the overlap' });
+  const overlap = await waitForOverlap(sock);
   assert.equal(JSON.parse((await request(sock, '/signal/down')).body).Err, '');
   assert.match(JSON.parse((await answer).body).Err, /^upgrade failed: the service was stopped or restarted during the upgrade$/);
   await waitForStatus(sock, (s) => s.pid === 0);
