@@ -29,7 +29,9 @@ size_t CountLineStarts(const char* data, size_t length) {
 }  // namespace
 
 // Returns the bytes written into `into`, or minus the bytes needed when it is too small
-// (then nothing is written). JS checks the argument types (src/native.ts).
+// (then what it holds is unspecified). One pass: the lines are only counted when they do
+// not fit, which the caller's growing buffer makes rare. JS checks the argument types
+// (src/native.ts).
 Napi::Value StampLines(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto lines = info[0].As<Napi::Buffer<char>>();
@@ -38,16 +40,21 @@ Napi::Value StampLines(const Napi::CallbackInfo& info) {
   const char* from = lines.Data();
   const char* end = from + lines.Length();
   const size_t prefixLength = prefix.Length();
-  const size_t needed = lines.Length() + CountLineStarts(from, lines.Length()) * prefixLength;
-  if (needed > into.Length()) return Napi::Number::New(env, -static_cast<double>(needed));
   char* to = into.Data();
+  const char* limit = to + into.Length();
   while (from < end) {
     const void* newline = memchr(from, '\n', static_cast<size_t>(end - from));
     const char* lineEnd = newline == nullptr ? end : static_cast<const char*>(newline) + 1;
+    const size_t lineLength = static_cast<size_t>(lineEnd - from);
+    if (static_cast<size_t>(limit - to) < prefixLength + lineLength) {
+      const size_t rest = static_cast<size_t>(end - from);
+      const size_t needed = static_cast<size_t>(to - into.Data()) + rest + CountLineStarts(from, rest) * prefixLength;
+      return Napi::Number::New(env, -static_cast<double>(needed));
+    }
     memcpy(to, prefix.Data(), prefixLength);
     to += prefixLength;
-    memcpy(to, from, static_cast<size_t>(lineEnd - from));
-    to += lineEnd - from;
+    memcpy(to, from, lineLength);
+    to += lineLength;
     from = lineEnd;
   }
   return Napi::Number::New(env, static_cast<double>(to - into.Data()));

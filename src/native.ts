@@ -256,7 +256,7 @@ export function exec(file: string, argv: string[], env: string[]): never {
 /**
  * Copies the block `lines` into `into` with `prefix` before every line (an unfinished last
  * line too) → the bytes written, or minus the bytes needed when `into` is too small (then
- * nothing is written). One native call per block: see native/lines.cc for why.
+ * its contents are unspecified). One native call per block: see native/lines.cc for why.
  */
 export function stampLines(lines: Buffer, prefix: Buffer, into: Buffer): number {
   if (!Buffer.isBuffer(lines) || !Buffer.isBuffer(prefix) || !Buffer.isBuffer(into)) {
