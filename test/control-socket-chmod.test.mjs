@@ -37,8 +37,8 @@ test('chmod 660 on the socket during 3000 keep-alive status requests: no reset, 
   t.after(() => agent.destroy());
   const noticed = /changed from outside \(mode 0660, owner \d+:\d+, 1 link\); still ours, left as it is/;
   let done = 0;
-  // At least REQUESTS, and on until the supervisor's periodic look (every 2 s) has seen the
-  // change: only then could it have replaced the socket.
+  // At least REQUESTS, and on until the supervisor's look (0.2 s after the chmod's inotify
+  // event) has seen the change: only then could it have replaced the socket.
   while (done < REQUESTS || !noticed.test(run.stderr)) {
     if (done === CHMOD_AT) fs.chmodSync(sock, 0o660);
     const { body, reused } = await getStatus(sock, agent);

@@ -169,6 +169,43 @@ test('supervise dir deleted: lock, socket and child.pid come back; re-adoption s
   assert.equal(fs.existsSync(dir), false, 'a clean exit leaves no supervise dir behind');
 });
 
+/** Inodes (decimal) of what the process's inotify descriptors watch (Linux /proc fdinfo). */
+function inotifyWatchedInodes(pid) {
+  const inodes = [];
+  for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
+    let info;
+    try {
+      info = fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+    } catch {
+      continue; // closed meanwhile
+    }
+    for (const m of info.matchAll(/^inotify wd:\S+ ino:([0-9a-f]+)/gm)) inodes.push(Number.parseInt(m[1], 16));
+  }
+  return inodes;
+}
+
+test('the supervise dir is watched, not polled: the watch follows a recreated directory', { skip: process.platform !== 'linux' && 'reads inotify watches from /proc (Linux)' }, async (t) => {
+  const box = sandbox(t);
+  const dir = box.ctlDir('watched');
+  const sock = box.ctlSocket('watched');
+  const run = box.start(['-n', '-ctl', 'watched', ...box.sleeper(3708)]);
+  const { pid } = await waitForStatus(sock, (s) => s.pid > 0);
+  const supervisor = run.pid;
+  const watchedDir = () => inotifyWatchedInodes(supervisor).includes(fs.statSync(dir).ino);
+  await waitFor(watchedDir, { message: 'an inotify watch on the supervise dir' });
+
+  fs.rmSync(dir, { recursive: true });
+  await waitForStatus(sock, (s) => s.pid === pid, { timeout: 8000 });
+  await waitFor(watchedDir, { message: 'an inotify watch on the recreated supervise dir' });
+  // And it works: the socket alone removed comes back (the slow look is a minute away).
+  fs.unlinkSync(sock);
+  assert.equal((await waitForStatus(sock, () => true, { timeout: 8000 })).pid, pid);
+  await assertIdle(supervisor, 2);
+  run.kill('SIGTERM');
+  assert.deepEqual(await run.waitExit(), { code: 0, signal: null });
+  await waitGone(pid);
+});
+
 test('supervise dir replaced by one another supervisor holds: the first keeps its service, leaves their socket alone', async (t) => {
   const box = sandbox(t, { restartMs: 100 });
   const sock = box.ctlSocket('taken');
