@@ -242,7 +242,10 @@ export class ServiceStateMachine {
 
   protected scheduleStart(delayMs: number, held?: string): void {
     const due: StartDue = { name: 'start-due', dueAt: Date.now() + delayMs, dueMono: performance.now() + delayMs, held };
-    due.timer = setTimeout(() => this.onStartDue(due), delayMs);
+    // Due now (a restart more than 1 s after the last start): setTimeout(0) would wait at
+    // least 1 ms, a third of a restart here. A stale immediate finds another state and returns.
+    if (delayMs <= 0) setImmediate(() => this.onStartDue(due));
+    else due.timer = setTimeout(() => this.onStartDue(due), delayMs);
     this.to(due);
   }
 
