@@ -39,6 +39,8 @@ export class SuperviseDirWatch {
   private look?: NodeJS.Timeout;
   /** The repair under way, if any: stop() waits for it. */
   private repairing?: Promise<void>;
+  /** An event came while repairing. */
+  private lookAfterRepair = false;
   /** Set once another supervisor took the directory: we stay without a socket. */
   private gaveUp = false;
   private stopped = false;
@@ -98,11 +100,17 @@ export class SuperviseDirWatch {
 
   private check(): void {
     this.look = undefined;
-    if (this.repairing || this.stopped || this.gaveUp) return; // the repair arms the next look
+    if (this.stopped || this.gaveUp) return;
+    if (this.repairing) {
+      this.lookAfterRepair = true; // something changed meanwhile: look again once it is over
+      return;
+    }
     if (this.intact()) return this.lookLater();
     this.repairing = this.repair().finally(() => {
       this.repairing = undefined;
-      this.lookLater();
+      if (this.lookAfterRepair) this.lookIn(settleMs);
+      else this.lookLater();
+      this.lookAfterRepair = false;
     });
   }
 
