@@ -2,13 +2,17 @@
 // rather than by Node, so that (1) the file is bound under a tight umask and is private from
 // its first instant, and (2) every connection is accepted here, where its peer credentials
 // can be read without reaching into Node's private handle fields. Each accepted connection
-// goes to onConnection(fd, uid, gid, pid); JS wraps the fd in a net.Socket.
+// goes to onConnection(fd, uid, gid, pid) once its peer has sent something (or hung up, or
+// after kHoldSilentMs): clients connect first and write their request a moment later, and
+// holding the connection until then lets JS answer a one-shot query without node:http.
 //
 // probe(message) answers "is the file at our path still bound to this listener?": it
 // connects to the path, sends message, and looks in our own accept queue for a connection
 // that carries it. A chmod/chown/link changes the file's ctime but not where connections go;
 // an inode number reused by a successor's socket (tmpfs reuses them at once) sends the probe
 // to the successor, never to us.
+//
+// peekConnection(fd, buffer) looks at what an accepted connection has sent, leaving it queued.
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -32,6 +36,11 @@ namespace {
 constexpr int kAcceptBatch = 64;
 // Out of descriptors: accepting again at once would spin; the pending ones wait this long.
 constexpr uint64_t kAcceptPauseMs = 100;
+// A connection whose peer has sent nothing yet is handed to JS once it has (the request is
+// then whole in the socket, and a one-shot query is answered without node:http), or after
+// this long at the latest (between one and two of these), so that node:http's own timeouts
+// apply to a silent peer as before.
+constexpr uint64_t kHoldSilentMs = 1000;
 
 struct Peer {
   int fd;
@@ -118,20 +127,42 @@ bool FillAddress(const std::string& path, struct sockaddr_un* addr) {
   return true;
 }
 
+// Whether the peer has sent something, or hung up: either way JS should see it now.
+bool PeerSpoke(int fd) {
+  char byte;
+  ssize_t n;
+  do {
+    n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
 class UnixListener;
 
 // libuv handles must outlive the JS object until their close callbacks; they live here.
 struct ListenHandles {
   uv_poll_t poll;
   uv_timer_t pause;
+  // Runs while connections are held (kHoldSilentMs): hands over those held too long.
+  uv_timer_t sweep;
   int pendingCloses = 0;
   UnixListener* owner = nullptr;
 };
 
-void FreeWhenBothClosed(uv_handle_t* handle) {
+void FreeWhenAllClosed(uv_handle_t* handle) {
   ListenHandles* handles = static_cast<ListenHandles*>(handle->data);
   if (--handles->pendingCloses == 0) delete handles;
 }
+
+// An accepted connection waiting for its peer's first bytes.
+struct HeldPeer {
+  uv_poll_t poll;
+  Peer peer;
+  uint64_t since;  // uv_now() when accepted
+  UnixListener* owner;
+};
+
+void FreeHeldPeer(uv_handle_t* handle) { delete static_cast<HeldPeer*>(handle->data); }
 
 class UnixListener : public Napi::ObjectWrap<UnixListener> {
  public:
@@ -179,6 +210,7 @@ class UnixListener : public Napi::ObjectWrap<UnixListener> {
     ListenHandles* handles = new ListenHandles();
     int uvErr = uv_poll_init(loop, &handles->poll, fd);
     if (uvErr == 0) uvErr = uv_timer_init(loop, &handles->pause);
+    if (uvErr == 0) uvErr = uv_timer_init(loop, &handles->sweep);
     if (uvErr != 0) {
       // uv_poll_init fails before registering anything, uv_timer_init cannot fail after it.
       close(fd);
@@ -189,6 +221,7 @@ class UnixListener : public Napi::ObjectWrap<UnixListener> {
     }
     handles->poll.data = handles;
     handles->pause.data = handles;
+    handles->sweep.data = handles;
     handles->owner = this;
     uv_poll_start(&handles->poll, UV_READABLE, OnReadable);
     fd_ = fd;
@@ -219,7 +252,73 @@ class UnixListener : public Napi::ObjectWrap<UnixListener> {
     for (int i = 0; i < kAcceptBatch && handles_ != nullptr; i++) {
       Peer peer;
       if (AcceptPeer(&peer) != Accepted::kOne) return;
-      Deliver(env, peer);
+      if (PeerSpoke(peer.fd) || !Hold(peer)) Deliver(env, peer);
+    }
+  }
+
+  // Waits for the peer's first bytes before handing the connection to JS; false if it cannot.
+  bool Hold(const Peer& peer) {
+    uv_loop_t* loop = handles_->poll.loop;
+    HeldPeer* held = new HeldPeer{{}, peer, uv_now(loop), this};
+    if (uv_poll_init(loop, &held->poll, peer.fd) != 0) {
+      delete held;
+      return false;
+    }
+    held->poll.data = held;
+    uv_poll_start(&held->poll, UV_READABLE | UV_DISCONNECT, OnHeldReady);
+    held_.push_back(held);
+    if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&handles_->sweep))) {
+      uv_timer_start(&handles_->sweep, OnSweep, kHoldSilentMs, kHoldSilentMs);
+    }
+    return true;
+  }
+
+  // Stops watching a held connection; its fd stays open (JS gets it, or Stop closes it).
+  void Release(HeldPeer* held) {
+    for (size_t i = 0; i < held_.size(); i++) {
+      if (held_[i] != held) continue;
+      held_[i] = held_.back();
+      held_.pop_back();
+      break;
+    }
+    uv_poll_stop(&held->poll);  // out of epoll now: JS may wrap or close the fd at once
+    uv_close(reinterpret_cast<uv_handle_t*>(&held->poll), FreeHeldPeer);
+    if (held_.empty() && handles_ != nullptr) uv_timer_stop(&handles_->sweep);
+  }
+
+  static void OnHeldReady(uv_poll_t* poll, int status, int events) {
+    HeldPeer* held = static_cast<HeldPeer*>(poll->data);
+    held->owner->DeliverHeld({held});
+  }
+
+  static void OnSweep(uv_timer_t* timer) {
+    ListenHandles* handles = static_cast<ListenHandles*>(timer->data);
+    UnixListener* self = handles->owner;
+    if (self == nullptr) return;
+    const uint64_t now = uv_now(timer->loop);
+    std::vector<HeldPeer*> due;
+    for (HeldPeer* held : self->held_) {
+      if (now - held->since >= kHoldSilentMs) due.push_back(held);
+    }
+    self->DeliverHeld(due);
+  }
+
+  void DeliverHeld(const std::vector<HeldPeer*>& ready) {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    Napi::Object self = Value();  // keeps us alive if the callback closes us
+    (void)self;
+    std::vector<Peer> peers;
+    for (HeldPeer* held : ready) {
+      peers.push_back(held->peer);
+      Release(held);
+    }
+    for (size_t i = 0; i < peers.size(); i++) {
+      if (handles_ != nullptr) {
+        Deliver(env, peers[i]);
+      } else {
+        close(peers[i].fd);  // the callback closed us: nobody will serve it
+      }
     }
   }
 
@@ -351,9 +450,16 @@ class UnixListener : public Napi::ObjectWrap<UnixListener> {
     ListenHandles* handles = handles_;
     handles_ = nullptr;
     handles->owner = nullptr;
-    handles->pendingCloses = 2;
-    uv_close(reinterpret_cast<uv_handle_t*>(&handles->poll), FreeWhenBothClosed);
-    uv_close(reinterpret_cast<uv_handle_t*>(&handles->pause), FreeWhenBothClosed);
+    // Held connections were never handed to JS: nobody else will close them.
+    while (!held_.empty()) {
+      const int fd = held_.back()->peer.fd;
+      Release(held_.back());
+      close(fd);
+    }
+    handles->pendingCloses = 3;
+    uv_close(reinterpret_cast<uv_handle_t*>(&handles->poll), FreeWhenAllClosed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&handles->pause), FreeWhenAllClosed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&handles->sweep), FreeWhenAllClosed);
     close(fd_);  // safe right after uv_close (libuv's poll contract)
     fd_ = -1;
     if (!callback_.IsEmpty()) callback_.Reset();
@@ -368,14 +474,35 @@ class UnixListener : public Napi::ObjectWrap<UnixListener> {
   std::string path_;
   int fd_ = -1;
   ListenHandles* handles_ = nullptr;
+  // Accepted, waiting for the peer's first bytes (Hold); few at a time, so a vector.
+  std::vector<HeldPeer*> held_;
   Napi::FunctionReference callback_;
   Napi::AsyncContext context_;
 };
+
+// peekConnection(fd, buffer): what the peer of an accepted connection has sent so far,
+// copied into buffer and left queued → bytes copied (0: nothing yet, or the peer closed);
+// other errors are thrown. Lets the control server answer a request already waiting without
+// taking it off the socket, so that declining leaves the connection exactly as accepted.
+Napi::Value PeekConnection(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int fd = info[0].As<Napi::Number>().Int32Value();
+  auto buffer = info[1].As<Napi::Buffer<char>>();
+  ssize_t n;
+  do {
+    n = recv(fd, buffer.Data(), buffer.Length(), MSG_PEEK | MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n >= 0) return Napi::Number::New(env, static_cast<double>(n));
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(env, 0);
+  ErrnoError(env, errno, "recv").ThrowAsJavaScriptException();
+  return env.Undefined();
+}
 
 }  // namespace
 
 void InitUnixListener(Napi::Env env, Napi::Object exports) {
   exports.Set("UnixListener", UnixListener::Define(env));
+  exports.Set("peekConnection", Napi::Function::New(env, PeekConnection, "peekConnection"));
 }
 
 }  // namespace immortal

@@ -56,6 +56,7 @@ interface Addon {
   pidfdGetfd(pid: number, targetFd: number): number;
   exec(file: string, argv: string[], env: string[]): void;
   stampLines(lines: Buffer, prefix: Buffer, into: Buffer): number;
+  peekConnection(fd: number, into: Buffer): number;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -238,6 +239,16 @@ export interface ListenUnixOptions {
 export function listenUnix(path: string, opts: ListenUnixOptions, onConnection: (connection: UnixConnection) => void): UnixListener {
   return new addon.UnixListener(path, opts.bindUmask, opts.backlog ?? 511, (fd, uid, gid, pid) =>
     onConnection({ fd, uid, gid, pid }));
+}
+
+/**
+ * What the peer of an accepted connection (a UnixConnection's fd) has sent so far, copied
+ * into `into` and left queued on the socket → bytes copied; 0 when nothing is there yet or
+ * the peer closed. Other errors are thrown (code, syscall 'recv').
+ */
+export function peekConnection(fd: number, into: Buffer): number {
+  if (!Number.isInteger(fd) || !Buffer.isBuffer(into)) throw new TypeError('peekConnection: fd must be an integer, into a Buffer');
+  return addon.peekConnection(fd, into);
 }
 
 /**

@@ -105,6 +105,64 @@ describe('listenUnix', () => {
   });
 });
 
+describe('a connection is handed over once its peer has spoken', () => {
+  /** The inodes of our open sockets. */
+  const openSockets = () => new Set(fs.readdirSync('/proc/self/fd').map((fd) => {
+    try {
+      return /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/self/fd/${fd}`))?.[1];
+    } catch {
+      return undefined; // the directory's own descriptor, closed by now
+    }
+  }).filter(Boolean));
+
+  test('a request written at once is whole in the socket when the connection arrives; peekConnection leaves it there', async (t) => {
+    const { socketPath, connections, wrap } = listener(t);
+    const client = await connected(socketPath);
+    t.after(() => client.destroy());
+    client.write('GET / HTTP/1.0\r\n\r\n');
+    await waitFor(() => connections.length === 1, { timeout: 5000, message: 'accepted connection' });
+    const buffer = Buffer.alloc(64);
+    const peeked = native.peekConnection(connections[0].fd, buffer);
+    assert.equal(buffer.toString('latin1', 0, peeked), 'GET / HTTP/1.0\r\n\r\n');
+    assert.equal(native.peekConnection(connections[0].fd, buffer), peeked, 'still queued');
+    const server = wrap(connections[0]);
+    const read = await new Promise((resolve) => server.once('data', (chunk) => resolve(String(chunk))));
+    assert.equal(read, 'GET / HTTP/1.0\r\n\r\n', 'and read by whoever wraps the fd');
+  });
+
+  test('a silent peer is held, then handed over after about a second; one that hangs up at once, at once', async (t) => {
+    const { socketPath, connections } = listener(t);
+    const silent = await connected(socketPath);
+    t.after(() => silent.destroy());
+    const since = Date.now();
+    await waitFor(() => connections.length === 1, { timeout: 5000, message: 'the silent connection handed over' });
+    assert.ok(Date.now() - since >= 900, `held ${Date.now() - since} ms before it was handed over`);
+    assert.equal(native.peekConnection(connections[0].fd, Buffer.alloc(8)), 0, 'nothing sent yet');
+    fs.closeSync(connections[0].fd);
+
+    const quitter = await connected(socketPath);
+    quitter.end();
+    await waitFor(() => connections.length === 2, { timeout: 5000, message: 'the hung-up connection handed over' });
+    assert.equal(native.peekConnection(connections[1].fd, Buffer.alloc(8)), 0, 'end of stream');
+    fs.closeSync(connections[1].fd);
+  });
+
+  test('close() with a connection held: the peer sees it closed, no descriptor is left', async (t) => {
+    const { socketPath, handle, connections } = listener(t);
+    const before = openSockets();
+    const client = await connected(socketPath);
+    const closed = new Promise((resolve) => client.once('close', resolve));
+    client.resume();
+    const added = () => [...openSockets()].filter((inode) => !before.has(inode));
+    await waitFor(() => added().length === 2, { timeout: 5000, message: 'the client\'s socket and the held one' });
+    const ends = added();
+    handle.close();
+    await closed;
+    assert.deepEqual(connections, [], 'never handed over');
+    await waitFor(() => ends.every((inode) => !openSockets().has(inode)), { timeout: 5000, message: 'both ends closed' });
+  });
+});
+
 describe('probe', () => {
   test('reaches our own listener: "ours", and the probe connection is never delivered', (t) => {
     const { handle, connections } = listener(t);
