@@ -13,6 +13,8 @@ import { statusJson } from '../dist/control/status.js';
 import { SIGNAL_TABLE, dispatchSignal } from '../dist/control/signals.js';
 import { renderMetrics } from '../dist/control/metrics.js';
 import { startControlServer } from '../dist/control/server.js';
+import { answerOneShot, parseOneShotGet } from '../dist/control/quick-answer.js';
+import { listenUnix, peekConnection } from '../dist/native.js';
 import { ControlError, closeClients, getStatus, sendSignal } from '../dist/control/client.js';
 import {
   makeTempDir, rawRequest, removeTempDirs, startFake, stopAll, withDeadline,
@@ -303,9 +305,106 @@ describe('the socket of a running supervisor', () => {
     assert.equal((await rawRequest(fake.socketPath, '/')).statusCode, 200);
   });
 
+  test('a one-shot query gets node:http\'s answer byte for byte (but the Date); split requests are still served', async () => {
+    for (const route of ['/', '/status', '/service']) {
+      for (const request of [`GET ${route} HTTP/1.0\r\nHost: immortal\r\n`, `GET ${route} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n`]) {
+        const quick = withoutDate(await exchange(fake.socketPath, `${request}\r\n`));
+        // A Content-Length makes it no one-shot query: node:http answers it.
+        const slow = withoutDate(await exchange(fake.socketPath, `${request}Content-Length: 0\r\n\r\n`));
+        const [quickHead, quickBody] = quick.split('\r\n\r\n');
+        const [slowHead, slowBody] = slow.split('\r\n\r\n');
+        assert.equal(quickHead, slowHead, request);
+        // /service carries since/uptime in ms and tenths: the two requests may straddle a change.
+        const comparable = (body) => (route === '/service' ? { ...JSON.parse(body), since: 0, uptime: 0 } : body);
+        assert.deepEqual(comparable(quickBody), comparable(slowBody), request);
+      }
+    }
+    // The head arriving in two writes (held until the first, then node:http waits for the rest).
+    const split = await exchange(fake.socketPath, '', { parts: ['GET /status HTTP/1.0\r\n', 'Host: x\r\n\r\n'], gapMs: 50 });
+    assert.match(split, /\r\n\r\n\{"pid":6940,"up":"7\.9s","cmd":".\/stdout","fpid":false,"count":4\}\n$/);
+  });
+
   test('client: getStatus and sendSignal parse the answers', async () => {
     assert.deepEqual(await getStatus(fake.socketPath), { pid: 6940, up: '7.9s', cmd: './stdout', fpid: false, count: 4 });
     assert.deepEqual(await sendSignal(fake.socketPath, 'nope'), { Err: 'unknown signal: nope' });
+  });
+});
+
+/** Writes `request` as soon as connected (in `parts`, `gapMs` apart) and resolves with all it reads until the server closes. */
+function exchange(socketPath, request, { parts = [request], gapMs = 0 } = {}) {
+  return withDeadline(new Promise((resolve, reject) => {
+    let text = '';
+    const socket = net.connect(socketPath, async () => {
+      for (const [i, part] of parts.entries()) {
+        if (i > 0) await new Promise((wake) => setTimeout(wake, gapMs));
+        socket.write(part);
+      }
+    });
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk) => { text += chunk; });
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
+  }), `exchange ${JSON.stringify(request)}`);
+}
+
+/** A response with its Date value masked (it is the one header that may differ by a second). */
+function withoutDate(response) {
+  assert.match(response, /\r\nDate: [A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT\r\n/);
+  return response.replace(/\r\nDate: [^\r]*\r\n/, '\r\nDate: -\r\n');
+}
+
+describe('one-shot queries answered without node:http (quick-answer.ts)', () => {
+  test('what counts as one: a whole GET with no body that closes after the answer', () => {
+    const ok = (head) => parseOneShotGet(head);
+    for (const [head, target, host] of [
+      ['GET /status HTTP/1.0\r\nHost: immortal\r\n\r\n', '/status', 'immortal'],
+      ['GET / HTTP/1.1\r\nhost: s\r\nConnection: close\r\n\r\n', '/', 's'],
+      ['GET //service HTTP/1.1\r\nConnection: TE, Close\r\n\r\n', '//service', undefined],
+    ]) assert.deepEqual(ok(head), { target, host, length: head.length });
+    for (const head of [
+      'GET /status HTTP/1.1\r\nHost: x\r\n\r\n', // keep-alive by default in 1.1
+      'GET /status HTTP/1.0\r\nConnection: keep-alive\r\n\r\n',
+      'HEAD /status HTTP/1.0\r\n\r\n',
+      'POST /status HTTP/1.0\r\n\r\n',
+      'GET /status HTTP/1.0\r\nContent-Length: 0\r\n\r\n',
+      'GET /status HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n',
+      'GET /status HTTP/1.0\r\nHost: x\r\n', // the head has not ended yet
+      'GET /status HTTP/1.0\r\n\r\nGET / HTTP/1.0\r\n\r\n', // more than one request
+      'GET /status HTTP/1.0\r\n folded: value\r\n\r\n',
+      'GET /status HTTP/2.0\r\n\r\n',
+      'GET  /status HTTP/1.0\r\n\r\n',
+      '',
+    ]) assert.equal(ok(head), undefined, JSON.stringify(head));
+  });
+
+  test('answered on the accepted fd and closed; anything else is declined with its bytes still queued', async (t) => {
+    const socketPath = path.join(makeTempDir(), 'q.sock');
+    const accepted = [];
+    const listener = listenUnix(socketPath, { bindUmask: 0o177 }, (connection) => accepted.push(connection));
+    t.after(() => listener.close());
+    const { service } = recordingService();
+    const ctx = { service, closing: () => false, peerOf: () => undefined };
+    const next = async () => {
+      await withDeadline((async () => { while (accepted.length === 0) await new Promise((wake) => setTimeout(wake, 5)); })(), 'a connection');
+      return accepted.shift();
+    };
+
+    const answered = exchange(socketPath, 'GET /status HTTP/1.0\r\n\r\n');
+    assert.equal(answerOneShot((await next()).fd, ctx), true);
+    const response = await answered;
+    const body = '{"pid":42,"up":"1.0s","cmd":"sleep 10","fpid":false,"count":1}\n';
+    assert.equal(withoutDate(response), `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nDate: -\r\nConnection: close\r\n\r\n${body}`);
+
+    for (const request of ['GET /status HTTP/1.1\r\n\r\n', 'GET /signal/term HTTP/1.0\r\n\r\n', 'GET /metrics HTTP/1.0\r\n\r\n']) {
+      const client = net.connect(socketPath, () => client.write(request));
+      client.on('error', () => {}); // closed below with its request unread: a reset
+      t.after(() => client.destroy());
+      const { fd } = await next();
+      assert.equal(answerOneShot(fd, ctx), false, request);
+      const queued = Buffer.alloc(256);
+      assert.equal(queued.toString('latin1', 0, peekConnection(fd, queued)), request, 'left as it was');
+      fs.closeSync(fd);
+    }
   });
 });
 

@@ -30,17 +30,53 @@ const JSON_CONTENT_TYPE = 'application/json';
 const READ_METHODS = ['GET', 'HEAD'];
 const SIGNAL_PREFIX = '/signal/';
 
+/** A route answered from the service's state alone: no peer check, nothing to wait for. */
+interface StateRoute {
+  matches(path: string): boolean;
+  contentType: string;
+  body(ctx: RouteContext): string;
+}
+
+const STATUS_ROUTE: StateRoute = {
+  matches: (p) => p === '/' || p === '/status',
+  contentType: JSON_CONTENT_TYPE,
+  body: (ctx) => statusJson(ctx.service.snapshot(), Date.now()),
+};
+
+// The full record (docs/socket.md); `/` and `/status` stay the Go original's bytes.
+const RECORD_ROUTE: StateRoute = {
+  matches: (p) => p === '/service',
+  contentType: JSON_CONTENT_TYPE,
+  body: (ctx) => {
+    const { service } = ctx;
+    return `${JSON.stringify(serviceRecord(service.name, service.snapshot(), Date.now(), { usage: service.usage() }))}\n`;
+  },
+};
+
+/**
+ * The answer to `GET target` (with its Host header) when a state route serves it, for a
+ * caller that answers without node:http (quick-answer.ts); undefined for every other route.
+ */
+export function stateAnswer(ctx: RouteContext, host: string | undefined, target: string): { contentType: string; body: string } | undefined {
+  const path = routePath(host, target);
+  const route = [STATUS_ROUTE, RECORD_ROUTE].find((candidate) => candidate.matches(path));
+  return route && { contentType: route.contentType, body: route.body(ctx) };
+}
+
+function serveState(route: StateRoute): RouteHandler {
+  return (ctx, _req, res) => sendBody(ctx, res, 200, route.contentType, route.body(ctx));
+}
+
 const ROUTES: readonly Route[] = [
-  { matches: (p) => p === '/' || p === '/status', methods: READ_METHODS, handle: serveStatus },
+  { matches: STATUS_ROUTE.matches, methods: READ_METHODS, handle: serveState(STATUS_ROUTE) },
   { matches: (p) => p === '/metrics', methods: READ_METHODS, handle: serveMetrics },
-  // The full record (docs/socket.md); `/` and `/status` stay the Go original's bytes.
-  { matches: (p) => p === '/service', methods: READ_METHODS, handle: serveRecord },
+  { matches: RECORD_ROUTE.matches, methods: READ_METHODS, handle: serveState(RECORD_ROUTE) },
   // Signals change state, so HEAD (which clients and proxies treat as safe) is not accepted.
   { matches: (p) => p.startsWith(SIGNAL_PREFIX), methods: ['GET'], handle: serveSignal },
 ];
 
 export function handleRequest(ctx: RouteContext, req: http.IncomingMessage, res: http.ServerResponse): void {
-  const path = curlShorthand(req.headers.host, requestPath(req.url ?? '/'));
+  const path = routePath(req.headers.host, req.url ?? '/');
   const route = ROUTES.find((candidate) => candidate.matches(path));
   if (route === undefined) return sendJson(ctx, res, 404, { Err: `not found: ${path}` });
   const method = req.method ?? 'GET';
@@ -53,6 +89,10 @@ export function handleRequest(ctx: RouteContext, req: http.IncomingMessage, res:
   } catch (err) {
     sendJson(ctx, res, 500, { Err: `internal error: ${(err as Error).message}` });
   }
+}
+
+function routePath(host: string | undefined, target: string): string {
+  return curlShorthand(host, requestPath(target));
 }
 
 /**
@@ -72,17 +112,6 @@ function requestPath(url: string): string {
  */
 function curlShorthand(host: string | undefined, path: string): string {
   return host === 'signal' && /^\/[^/]+$/.test(path) ? `${SIGNAL_PREFIX}${path.slice(1)}` : path;
-}
-
-function serveStatus(ctx: RouteContext, _req: http.IncomingMessage, res: http.ServerResponse): void {
-  const body = statusJson(ctx.service.snapshot(), Date.now());
-  sendBody(ctx, res, 200, JSON_CONTENT_TYPE, body);
-}
-
-function serveRecord(ctx: RouteContext, _req: http.IncomingMessage, res: http.ServerResponse): void {
-  const { service } = ctx;
-  const record = serviceRecord(service.name, service.snapshot(), Date.now(), { usage: service.usage() });
-  sendBody(ctx, res, 200, JSON_CONTENT_TYPE, `${JSON.stringify(record)}\n`);
 }
 
 function serveMetrics(ctx: RouteContext, _req: http.IncomingMessage, res: http.ServerResponse): void {

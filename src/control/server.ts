@@ -1,13 +1,15 @@
 // HTTP/1.1 on `<supervise dir>/immortal.sock`: the socket file (socket-file.ts) accepts each
-// connection in the addon with its peer's credentials; the fd is wrapped in a public
-// net.Socket and handed to an http.Server with `emit('connection')`, which answers by the
-// routes of routes.ts. This file joins the two and owns the connections' lifetime.
+// connection in the addon with its peer's credentials; a one-shot status query already
+// waiting is answered at once (quick-answer.ts), every other connection is wrapped in a
+// public net.Socket and handed to an http.Server with `emit('connection')`, which answers by
+// the routes of routes.ts. This file joins them and owns the connections' lifetime.
 
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import type { PeerCred, UnixConnection } from '../native';
 import type { ServiceControl } from '../supervise/service';
+import { answerOneShot } from './quick-answer';
 import { handleRequest, type RouteContext } from './routes';
 import { SocketFile, type SocketFileCheck } from './socket-file';
 
@@ -60,7 +62,7 @@ export async function startControlServer(service: ServiceControl, opts: ControlS
   server.timeout = IDLE_REQUEST_TIMEOUT_MS;
   const socketFile = await SocketFile.open(
     { socketPath: opts.socketPath, mode: socketMode(opts), gid: opts.gid },
-    (connection) => connections.adopt(server, connection),
+    (connection) => connections.adopt(server, connection, ctx),
   );
   let closed: Promise<void> | undefined;
   return {
@@ -87,7 +89,9 @@ class Connections {
   private readonly open = new Map<net.Socket, number>();
   private allClosed?: () => void;
 
-  adopt(server: http.Server, connection: UnixConnection): void {
+  adopt(server: http.Server, connection: UnixConnection, ctx: RouteContext): void {
+    // A one-shot status query already waiting is answered without node:http (quick-answer.ts).
+    if (!this.closing && answerOneShot(connection.fd, ctx)) return;
     const socket = socketOf(connection);
     if (socket === undefined) return;
     const { uid, gid, pid } = connection;
