@@ -15,6 +15,7 @@ Napi::Object InitImmortal(Napi::Env env, Napi::Object exports) {
   exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
   exports.Set("setSubreaper", Napi::Function::New(env, SetSubreaper, "setSubreaper"));
   exports.Set("peerCred", Napi::Function::New(env, PeerCred, "peerCred"));
+  exports.Set("trimMalloc", Napi::Function::New(env, TrimMalloc, "trimMalloc"));
   exports.Set("watchModes", Napi::Function::New(env, WatchModes, "watchModes"));
   // Child options, listening sockets, sd_notify, fds of other processes (H6).
   exports.Set("rlimitNames", Napi::Function::New(env, RlimitNames, "rlimitNames"));

@@ -37,6 +37,7 @@ interface Addon {
   alive(pid: number): boolean;
   flock(fd: number): void;
   setSubreaper(): boolean;
+  trimMalloc(): boolean;
   peerCred(fd: number): PeerCred;
   pipe(): [number, number];
   UnixListener: new (
@@ -218,6 +219,11 @@ export function setSubreaper(): boolean {
 /** Whether setSubreaper() succeeded: then every process our children fork stays our descendant. */
 export function isSubreaper(): boolean {
   return subreaper;
+}
+
+/** Gives the C heap's free pages back to the kernel (glibc malloc_trim); false where nothing was or can be. */
+export function trimMalloc(): boolean {
+  return addon.trimMalloc();
 }
 
 /** Credentials of the process at the other end of a connected unix socket. */

@@ -13,6 +13,7 @@ import { parseHttpAddress, type HttpAddress } from '../dashboard/address';
 import { readTokenFile } from '../dashboard/access';
 import { startDashboard, type Dashboard } from '../dashboard/server';
 import { setSubreaper } from '../native';
+import { releaseStartupMemoryLater } from '../process/release-memory';
 import { groupId } from '../supervise/runtime';
 import { systemSuperviseRoot } from '../supervise-dir/roots';
 import { guardStdio, supervisorLogger } from './output';
@@ -135,6 +136,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const watcher = watchServiceDir(dir, rescan, { debounceMs: 50, intervalMs: rescanIntervalMs });
   rescan();
+  releaseStartupMemoryLater();
 
   let stopping = false;
   const stopAll = () => {

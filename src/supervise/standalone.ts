@@ -3,6 +3,7 @@
 
 import type { Config } from '../config/config';
 import { setSubreaper } from '../native';
+import { releaseStartupMemoryLater } from '../process/release-memory';
 import { openServiceRuntime } from './runtime';
 
 export interface RunOptions {
@@ -35,6 +36,7 @@ export async function runImmortal(config: Config, opts: RunOptions): Promise<num
   process.on('SIGUSR1', onReopen);
 
   supervisor.begin();
+  releaseStartupMemoryLater();
   let startError: Error | undefined;
   supervisor.firstStart.then(
     () => opts.notify?.('ok'),
