@@ -81,7 +81,7 @@ export function parseOneShotGet(head: string): OneShotGet | undefined {
   for (const field of fields) {
     const colon = field.indexOf(':');
     // A malformed or folded field: node:http answers it (400), not us.
-    if (colon <= 0 || /[\s]/.test(field[0])) return undefined;
+    if (colon <= 0 || /\s/.test(field[0])) return undefined;
     const name = field.slice(0, colon).toLowerCase();
     const value = field.slice(colon + 1).trim();
     if (name === 'host') host = value;

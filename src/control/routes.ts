@@ -53,13 +53,15 @@ const RECORD_ROUTE: StateRoute = {
   },
 };
 
+const STATE_ROUTES: readonly StateRoute[] = [STATUS_ROUTE, RECORD_ROUTE];
+
 /**
  * The answer to `GET target` (with its Host header) when a state route serves it, for a
  * caller that answers without node:http (quick-answer.ts); undefined for every other route.
  */
 export function stateAnswer(ctx: RouteContext, host: string | undefined, target: string): { contentType: string; body: string } | undefined {
   const path = routePath(host, target);
-  const route = [STATUS_ROUTE, RECORD_ROUTE].find((candidate) => candidate.matches(path));
+  const route = STATE_ROUTES.find((candidate) => candidate.matches(path));
   return route && { contentType: route.contentType, body: route.body(ctx) };
 }
 
