@@ -127,14 +127,20 @@ bool FillAddress(const std::string& path, struct sockaddr_un* addr) {
   return true;
 }
 
+// Copies what the peer has sent so far into data, leaving it queued: bytes copied, 0 at end
+// of stream, -1 with errno (EAGAIN: nothing yet).
+ssize_t PeekQueued(int fd, char* data, size_t length) {
+  ssize_t n;
+  do {
+    n = recv(fd, data, length, MSG_PEEK | MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  return n;
+}
+
 // Whether the peer has sent something, or hung up: either way JS should see it now.
 bool PeerSpoke(int fd) {
   char byte;
-  ssize_t n;
-  do {
-    n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  } while (n < 0 && errno == EINTR);
-  return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+  return PeekQueued(fd, &byte, 1) >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
 class UnixListener;
@@ -384,10 +390,7 @@ class UnixListener : public Napi::ObjectWrap<UnixListener> {
   // The probe wrote its message before we accepted, so the bytes are already queued.
   static bool CarriesMessage(int fd, const std::string& message) {
     std::vector<char> buffer(message.size());
-    ssize_t n;
-    do {
-      n = recv(fd, buffer.data(), buffer.size(), MSG_PEEK | MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
+    ssize_t n = PeekQueued(fd, buffer.data(), buffer.size());
     return n == static_cast<ssize_t>(message.size()) && memcmp(buffer.data(), message.data(), message.size()) == 0;
   }
 
@@ -488,10 +491,7 @@ Napi::Value PeekConnection(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int fd = info[0].As<Napi::Number>().Int32Value();
   auto buffer = info[1].As<Napi::Buffer<char>>();
-  ssize_t n;
-  do {
-    n = recv(fd, buffer.Data(), buffer.Length(), MSG_PEEK | MSG_DONTWAIT);
-  } while (n < 0 && errno == EINTR);
+  ssize_t n = PeekQueued(fd, buffer.Data(), buffer.Length());
   if (n >= 0) return Napi::Number::New(env, static_cast<double>(n));
   if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(env, 0);
   ErrnoError(env, errno, "recv").ThrowAsJavaScriptException();

@@ -253,8 +253,8 @@ export function listenUnix(path: string, opts: ListenUnixOptions, onConnection: 
  * the peer closed. Other errors are thrown (code, syscall 'recv').
  */
 export function peekConnection(fd: number, into: Buffer): number {
-  if (!Number.isInteger(fd) || !Buffer.isBuffer(into)) throw new TypeError('peekConnection: fd must be an integer, into a Buffer');
-  return addon.peekConnection(fd, into);
+  if (!Buffer.isBuffer(into)) throw new TypeError('peekConnection: into must be a Buffer');
+  return addon.peekConnection(integer(fd, 'peekConnection: fd'), into);
 }
 
 /**
