@@ -40,6 +40,7 @@ const METRICS = [
   { label: 'status via socket, p50', read: (r) => r.statusApi?.p50, unit: 'ms' },
   // Per service at the same count only: the fixed cost of a process is spread over them all.
   { label: 'many services: PSS per service', read: (r) => r.hundred?.pssKb && mib(r.hundred.pssKb) / r.hundred.count, unit: 'MiB', sameCount: (r) => r.hundred?.count },
+  { label: 'many services, idle: PSS per service', read: (r) => r.hundred?.steady?.pssKb && mib(r.hundred.steady.pssKb) / r.hundred.count, unit: 'MiB', sameCount: (r) => r.hundred?.count },
 ];
 
 export function loadRecorded(file) {

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { bytesIn, cpuNsBetween, killMarked, markedProcesses, memoryKb, supervisorCpuSnapshot, supervisorMemory } from './proc.mjs';
-import { LOG_END, StartFeed, writeServicePrograms } from './services.mjs';
+import { GoGate, LOG_END, StartFeed, writeServicePrograms } from './services.mjs';
 import { nowMs, sleep, summarize } from './stats.mjs';
 
 /** Every mark handed out, so an interrupted run can still KILL what it started. */
@@ -20,20 +20,24 @@ export function makeContext(label) {
   const tag = `immortal-bench-${process.pid}-${++markCounter}-${label}`;
   marksUsed.push(tag);
   let feed;
+  let gate;
   try {
     feed = new StartFeed(dir);
+    gate = new GoGate(dir);
   } catch (err) {
+    feed?.close();
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  const programs = writeServicePrograms(dir, feed.path);
+  const programs = writeServicePrograms(dir, feed.path, gate.path);
   const env = { ...process.env, BENCH_MARK: tag };
   delete env.BENCH_SERVICE;
-  return { dir, env, mark: ['BENCH_MARK', tag], feed, programs };
+  return { dir, env, mark: ['BENCH_MARK', tag], feed, gate, programs };
 }
 
 export function disposeContext(ctx) {
   ctx.feed.close();
+  ctx.gate.close();
   killMarked(...ctx.mark);
   fs.rmSync(ctx.dir, { recursive: true, force: true });
 }
@@ -185,6 +189,36 @@ async function waitForBytes(target, bytes, timeoutMs) {
   }
 }
 
+/**
+ * Every log measurement starts with the same memory: freshly freed, already backed by the
+ * host. On a virtual machine with free page reporting (virtio-balloon, as here) memory the
+ * guest frees goes back to the host after a moment, and the first write into such a page is
+ * ~10× dearer (2.4 against 0.2 ms per MB written into the page cache, measured here).
+ * Without this, a log figure depended on how much the measurement before it had just freed,
+ * and a stamped log (1.25 GB of output for 1 GB of input) paid for its cold quarter alone.
+ * A short-lived process touches `bytes` (at most what is available less 1 GiB) and exits.
+ */
+function warmFreeMemory(bytes) {
+  const available = /MemAvailable:\s+(\d+) kB/.exec(readOr('/proc/meminfo', ''));
+  if (!available) return;
+  const touch = Math.min(bytes, Number(available[1]) * 1024 - 2 ** 30);
+  if (touch <= 0) return;
+  const chunk = 2 ** 28;
+  const program = `const kept = []; for (let left = ${touch}; left > 0; left -= ${chunk}) kept.push(Buffer.allocUnsafeSlow(Math.min(left, ${chunk})).fill(1));`;
+  spawnSync(process.execPath, ['-e', program], { stdio: 'ignore' });
+}
+
+function readOr(file, fallback) {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+/** Output a log measurement writes, with room for timestamps and a rotated file. */
+const warmBytesFor = (logBytes) => 2 * logBytes;
+
 /** The baseline: the same generator with its stdout redirected to a file by the shell. */
 export async function measureDirectLog(opts) {
   let ctx;
@@ -199,9 +233,11 @@ export async function measureDirectLog(opts) {
     const child = spawn(ctx.programs.gen, ['direct', String(opts.logBytes)], { env: ctx.env, stdio: ['ignore', fd, 'ignore'] });
     fs.closeSync(fd);
     child.on('error', () => {});
-    const started = await ctx.feed.next('direct', 30000);
+    await ctx.feed.next('direct', 30000);
+    warmFreeMemory(warmBytesFor(opts.logBytes));
+    const startedAt = ctx.gate.open();
     const done = await waitForBytes(file, opts.logBytes, opts.logTimeoutMs);
-    const seconds = (done - started.at) / 1000;
+    const seconds = (done - startedAt) / 1000;
     return { seconds, mbPerSecond: opts.logBytes / 1e6 / seconds };
   } catch (err) {
     return failure(err);
@@ -218,14 +254,16 @@ export async function measureLog(Supervisor, opts, { timestamp = false } = {}) {
     timestamp ? 'logts' : 'log',
     (ctx) => [{ name, argv: [ctx.programs.gen, name, String(opts.logBytes)], log: true, timestamp }],
     async (adapter, ctx) => {
-      const started = await ctx.feed.next(name, 60000);
+      await ctx.feed.next(name, 60000);
+      warmFreeMemory(warmBytesFor(opts.logBytes));
       const cpuBefore = supervisorCpuSnapshot(...ctx.mark);
+      const startedAt = ctx.gate.open();
       // A timestamp makes every line longer, by a length that may vary: with one, the log
       // is complete once its last line is the generator's last line.
       const done = timestamp
         ? await waitForEnd(adapter.logTarget(name), opts.logBytes, opts.logTimeoutMs)
         : await waitForBytes(adapter.logTarget(name), opts.logBytes, opts.logTimeoutMs);
-      const seconds = (done - started.at) / 1000;
+      const seconds = (done - startedAt) / 1000;
       // CPU the supervisor processes spent per MB moved (load-robust, unlike MB/s).
       const cpuMsPerMb = cpuNsBetween(cpuBefore, supervisorCpuSnapshot(...ctx.mark)) / 1e6 / (opts.logBytes / 1e6);
       return { seconds, mbPerSecond: opts.logBytes / 1e6 / seconds, cpuMsPerMb };
@@ -396,22 +434,31 @@ export async function measureTen(Supervisor, opts) {
       const early = supervisorMemory(...ctx.mark);
       const result = { count: n, ...perService(early), processes: early.processes, names: early.names };
       if (Supervisor.reducesIdleHeap) {
-        const least = new Map();
-        while (nowMs() < allUp + opts.steadyMs) {
-          for (const { pid } of markedProcesses(...ctx.mark).filter((p) => !p.service)) {
-            const memory = memoryKb(pid);
-            if (!memory) continue;
-            const seen = least.get(pid) ?? memory;
-            least.set(pid, { rss: Math.min(seen.rss, memory.rss), pss: Math.min(seen.pss, memory.pss), anon: Math.min(seen.anon, memory.anon) });
-          }
-          await sleep(2000);
-        }
-        const sum = (key) => [...least.values()].reduce((total, m) => total + m[key], 0);
-        result.steady = { ...perService({ pssKb: sum('pss'), anonKb: sum('anon'), rssKb: sum('rss') }), withinMs: opts.steadyMs };
+        result.steady = { ...perService(await leastMemoryUntil(ctx, allUp + opts.steadyMs)), withinMs: opts.steadyMs };
       }
       return result;
     },
   );
+}
+
+/**
+ * The least memory of each supervisor process seen every 2 s until `untilMs`, summed: what
+ * a Node.js supervisor costs once idle (V8's memory reducer, then immortal's release of
+ * start-up memory 30 s after start: src/process/release-memory.ts).
+ */
+async function leastMemoryUntil(ctx, untilMs) {
+  const least = new Map();
+  while (nowMs() < untilMs) {
+    for (const { pid } of markedProcesses(...ctx.mark).filter((p) => !p.service)) {
+      const memory = memoryKb(pid);
+      if (!memory) continue;
+      const seen = least.get(pid) ?? memory;
+      least.set(pid, { rss: Math.min(seen.rss, memory.rss), pss: Math.min(seen.pss, memory.pss), anon: Math.min(seen.anon, memory.anon) });
+    }
+    await sleep(2000);
+  }
+  const sum = (key) => [...least.values()].reduce((total, m) => total + m[key], 0);
+  return { pssKb: sum('pss'), anonKb: sum('anon'), rssKb: sum('rss') };
 }
 
 // ---- 100 idle services ----------------------------------------------------------------------
@@ -424,10 +471,13 @@ export async function measureHundred(Supervisor, opts) {
     (ctx) => names.map((name) => ({ name, argv: [ctx.programs.idle, name] })),
     async (adapter, ctx) => {
       await ctx.feed.all(names, opts.hundredTimeoutMs);
-      const allUpMs = nowMs() - ctx.startedAt;
+      const allUp = nowMs();
+      const allUpMs = allUp - ctx.startedAt;
       await sleep(opts.settleMs);
       const memory = supervisorMemory(...ctx.mark);
-      return { count: names.length, allUpMs, rssKb: memory.rssKb, pssKb: memory.pssKb, anonKb: memory.anonKb, processes: memory.processes, names: memory.names };
+      const result = { count: names.length, allUpMs, rssKb: memory.rssKb, pssKb: memory.pssKb, anonKb: memory.anonKb, processes: memory.processes, names: memory.names };
+      if (Supervisor.reducesIdleHeap) result.steady = { ...(await leastMemoryUntil(ctx, allUp + opts.steadyMs)), withinMs: opts.steadyMs };
+      return result;
     },
   );
 }

@@ -20,16 +20,16 @@ export const LOG_LINE = `immortal-bench ${'x'.repeat(99 - 'immortal-bench '.leng
 export const LOG_END = `immortal-bench-end ${'x'.repeat(99 - 'immortal-bench-end '.length)}`;
 
 /** Writes bin/idle, bin/gen and bin/daemon under dir; returns their paths. */
-export function writeServicePrograms(dir, fifo) {
+export function writeServicePrograms(dir, fifo, goFifo) {
   const bin = path.join(dir, 'bin');
   fs.mkdirSync(bin, { recursive: true });
   const header = `#!/bin/sh\nBENCH_SERVICE=1; export BENCH_SERVICE\n`;
   const programs = {
     // $1 name: announce, then sleep (an idle service).
     idle: `${header}echo "$1 $$" > ${fifo}\nexec sleep 1000000\n`,
-    // $1 name, $2 bytes: announce, write $2 bytes of 100-byte lines to stdout (the last one
-    // LOG_END), then idle.
-    gen: `${header}echo "$1 $$" > ${fifo}\nyes '${LOG_LINE}' | head -c "$(($2 - 100))"\necho '${LOG_END}'\nexec sleep 1000000\n`,
+    // $1 name, $2 bytes: announce, wait for the bench's go (a line on the go FIFO), write $2
+    // bytes of 100-byte lines to stdout (the last one LOG_END), then idle.
+    gen: `${header}echo "$1 $$" > ${fifo}\nread go < ${goFifo}\nyes '${LOG_LINE}' | head -c "$(($2 - 100))"\necho '${LOG_END}'\nexec sleep 1000000\n`,
     // $1 name, $2 pidfile: daemonize (background child, pidfile written atomically), exit 0.
     daemon: `${header}sleep 1000000 &\necho $! > "$2.new" && mv "$2.new" "$2"\necho "$1 $!" > ${fifo}\nexit 0\n`,
   };
@@ -42,6 +42,34 @@ export function writeServicePrograms(dir, fifo) {
   return paths;
 }
 
+/** Makes a FIFO and opens it read-write: neither end ever blocks on open, and it never sees EOF. */
+function openFifo(file) {
+  const made = spawnSync('mkfifo', ['-m', '0666', file], { encoding: 'utf8' });
+  if (made.status !== 0) throw new Error(`mkfifo: ${made.error?.code === 'ENOENT' ? 'not found on PATH' : made.error?.message ?? made.stderr.trim()}`);
+  return fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+}
+
+/**
+ * What the log generator waits for after its announcement: the bench lets it write only once
+ * the scene is set (see warmFreeMemory in measures.mjs), and times the copy from that moment.
+ */
+export class GoGate {
+  constructor(dir) {
+    this.path = path.join(dir, 'go.fifo');
+    this.fd = openFifo(this.path);
+  }
+
+  /** Lets one waiting (or the next) generator go; returns the moment. */
+  open() {
+    fs.writeSync(this.fd, 'go\n');
+    return nowMs();
+  }
+
+  close() {
+    fs.closeSync(this.fd);
+  }
+}
+
 /**
  * Start announcements from the FIFO: `next(name)` resolves with {name, pid, at} for the next
  * start of that service not yet taken. Opened read-write so writers never block and the
@@ -50,9 +78,7 @@ export function writeServicePrograms(dir, fifo) {
 export class StartFeed {
   constructor(dir) {
     this.path = path.join(dir, 'starts.fifo');
-    const made = spawnSync('mkfifo', ['-m', '0666', this.path], { encoding: 'utf8' });
-    if (made.status !== 0) throw new Error(`mkfifo: ${made.error?.code === 'ENOENT' ? 'not found on PATH' : made.error?.message ?? made.stderr.trim()}`);
-    const fd = fs.openSync(this.path, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+    const fd = openFifo(this.path);
     this.socket = new net.Socket({ fd, readable: true, writable: false });
     this.queues = new Map();
     this.waiters = new Map();

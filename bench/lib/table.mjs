@@ -65,6 +65,12 @@ export const ROWS = [
     label: (n) => `${n} services: PSS (shared pages split)`,
     cell: (r) => `${fmt(mib(r.pssKb))} MiB (${fmt(mib(r.pssKb) / r.count)})`,
   },
+  {
+    key: 'hundredSteady',
+    from: 'hundred',
+    label: (n) => `${n} services: PSS once idle (least in 60 s)`,
+    cell: (r) => (r.steady ? `${fmt(mib(r.steady.pssKb))} MiB (${fmt(mib(r.steady.pssKb) / r.count)})` : '= above'),
+  },
   { key: 'hundredUp', from: 'hundred', label: (n) => `${n} services: all started after`, cell: (r) => `${fmt(r.allUpMs)} ms` },
 ];
 
