@@ -16,6 +16,7 @@
         "native/pidfd.cc",
         "native/user.cc",
         "native/process.cc",
+        "native/memory.cc",
         "native/watch.cc",
         "native/watch_linux.cc",
         "native/watch_kqueue.cc",

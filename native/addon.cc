@@ -16,6 +16,7 @@ Napi::Object InitImmortal(Napi::Env env, Napi::Object exports) {
   exports.Set("setSubreaper", Napi::Function::New(env, SetSubreaper, "setSubreaper"));
   exports.Set("peerCred", Napi::Function::New(env, PeerCred, "peerCred"));
   exports.Set("trimMalloc", Napi::Function::New(env, TrimMalloc, "trimMalloc"));
+  exports.Set("unmapFilePages", Napi::Function::New(env, UnmapFilePages, "unmapFilePages"));
   exports.Set("watchModes", Napi::Function::New(env, WatchModes, "watchModes"));
   // Child options, listening sockets, sd_notify, fds of other processes (H6).
   exports.Set("rlimitNames", Napi::Function::New(env, RlimitNames, "rlimitNames"));

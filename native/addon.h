@@ -14,7 +14,8 @@ Napi::Value Alive(const Napi::CallbackInfo& info);      // process.cc
 Napi::Value Flock(const Napi::CallbackInfo& info);      // process.cc
 Napi::Value SetSubreaper(const Napi::CallbackInfo& info);  // process.cc
 Napi::Value PeerCred(const Napi::CallbackInfo& info);   // process.cc
-Napi::Value TrimMalloc(const Napi::CallbackInfo& info); // process.cc
+Napi::Value TrimMalloc(const Napi::CallbackInfo& info); // memory.cc
+Napi::Value UnmapFilePages(const Napi::CallbackInfo& info); // memory.cc
 Napi::Value WatchExit(const Napi::CallbackInfo& info);  // watch.cc
 Napi::Value WatchModes(const Napi::CallbackInfo& info); // watch.cc
 // Child options, listening sockets, sd_notify, fds of other processes (H6).

@@ -1,6 +1,5 @@
 // Small process-level calls: reaping, signals, liveness, the supervise lock,
-// becoming a subreaper, the credentials of a control-socket peer, and giving free C-heap
-// memory back to the kernel.
+// becoming a subreaper, the credentials of a control-socket peer.
 #include <errno.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -10,9 +9,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 #if defined(__linux__)
 #include <sys/prctl.h>
 #elif defined(__FreeBSD__)
@@ -130,17 +126,6 @@ Napi::Value PeerCred(const Napi::CallbackInfo& info) {
   result.Set("gid", Napi::Number::New(env, gid));
   result.Set("pid", Napi::Number::New(env, pid));
   return result;
-}
-
-// malloc_trim(0): glibc keeps the pages of freed chunks for later, even whole pages in the
-// middle of the heap; this returns them (MADV_DONTNEED). → whether anything was released;
-// false where there is no such call (musl, BSD, macOS), which give pages back on their own.
-Napi::Value TrimMalloc(const Napi::CallbackInfo& info) {
-#if defined(__GLIBC__)
-  return Napi::Boolean::New(info.Env(), malloc_trim(0) == 1);
-#else
-  return Napi::Boolean::New(info.Env(), false);
-#endif
 }
 
 }  // namespace immortal

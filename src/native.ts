@@ -38,6 +38,7 @@ interface Addon {
   flock(fd: number): void;
   setSubreaper(): boolean;
   trimMalloc(): boolean;
+  unmapFilePages(): number;
   peerCred(fd: number): PeerCred;
   pipe(): [number, number];
   UnixListener: new (
@@ -224,6 +225,11 @@ export function isSubreaper(): boolean {
 /** Gives the C heap's free pages back to the kernel (glibc malloc_trim); false where nothing was or can be. */
 export function trimMalloc(): boolean {
   return addon.trimMalloc();
+}
+
+/** Unmaps the pages of read-only file mappings (code, read-only data) mapped now; → bytes. 0 outside Linux. */
+export function unmapFilePages(): number {
+  return addon.unmapFilePages();
 }
 
 /** Credentials of the process at the other end of a connected unix socket. */

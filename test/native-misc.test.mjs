@@ -350,6 +350,47 @@ test('trimMalloc gives the C heap\'s free pages back to the kernel', { skip: pro
   assert.ok(before - after > 10 * 1024, `anonymous RSS ${before} kB → ${after} kB`);
 });
 
+test('unmapFilePages unmaps start-up\'s file pages and keeps private copies; the process runs on', { skip: process.platform !== 'linux' && '/proc/self/pagemap (Linux)' }, async () => {
+  // The node binary's read-only mappings: what is mapped of them, and the private copies in
+  // them (relocated read-only data: dropping those would bring back unrelocated bytes).
+  const source = `
+    import fs from 'node:fs';
+    import http from 'node:http';
+    import native from ${JSON.stringify(DIST)};
+    const binary = fs.realpathSync(process.execPath);
+    function nodeMappings() {
+      const totals = { rssKb: 0, privateCopyKb: 0 };
+      let ours = false;
+      for (const line of fs.readFileSync('/proc/self/smaps', 'utf8').split('\\n')) {
+        const head = /^[0-9a-f]+-[0-9a-f]+ (\\S+) \\S+ \\S+ \\S+\\s*(.*)$/.exec(line);
+        if (head) { ours = head[2] === binary && !head[1].includes('w'); continue; }
+        const field = /^(Rss|Anonymous):\\s+(\\d+)/.exec(line);
+        if (ours && field) totals[field[1] === 'Rss' ? 'rssKb' : 'privateCopyKb'] += Number(field[2]);
+      }
+      return totals;
+    }
+    const before = nodeMappings();
+    const released = native.unmapFilePages();
+    const after = nodeMappings();
+    // What start-up mapped and never ran again: the process must work on without it.
+    const server = http.createServer((req, res) => res.end(new Intl.NumberFormat('en').format(1234.5)));
+    await new Promise((listening) => server.listen(0, '127.0.0.1', listening));
+    const body = await new Promise((done, failed) => http.get({ port: server.address().port, host: '127.0.0.1' }, (res) => {
+      let text = '';
+      res.on('data', (chunk) => { text += chunk; });
+      res.on('end', () => done(text));
+    }).on('error', failed));
+    server.close();
+    globalThis.gc();
+    process.stdout.write(JSON.stringify({ before, released, after, body }));`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--input-type=module', '-e', source], { timeout: 20000 });
+  const { before, released, after, body } = JSON.parse(stdout);
+  assert.ok(released > 8 * 1024 * 1024, `unmapped ${released} bytes`);
+  assert.ok(before.rssKb - after.rssKb > 8 * 1024, `node's read-only mappings: ${before.rssKb} kB → ${after.rssKb} kB`);
+  assert.equal(after.privateCopyKb, before.privateCopyKb, 'private copies in read-only mappings are kept');
+  assert.equal(body, '1,234.5');
+});
+
 describe('lookupUser', () => {
   test('by name and by uid', () => {
     const root = native.lookupUser('root');
