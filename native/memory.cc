@@ -48,8 +48,8 @@ bool IsPrivateCopy(uint64_t entry) {
 }
 
 // Drops the mapped file pages of [start, end), leaving every private copy in place; adds
-// the bytes dropped to *released. Gives up on the range (drops nothing more) when pagemap
-// cannot be read.
+// the bytes dropped to *released. Stops where pagemap cannot be read: nothing beyond what
+// it has described is dropped.
 void UnmapRange(int pagemap, uintptr_t start, uintptr_t end, size_t pageSize, double* released) {
   uint64_t entries[kEntriesPerRead];
   uintptr_t runStart = 0;
@@ -85,9 +85,10 @@ void UnmapRange(int pagemap, uintptr_t start, uintptr_t end, size_t pageSize, do
 
 // Unmaps the pages of read-only private file mappings (the node binary's code and read-only
 // data, the shared libraries', the addon's) that are mapped now. They stay in the page cache;
-// what runs again is mapped back by its first touch (a minor fault, around 0.1 µs per page
-// plus fault-around). Writable mappings and private copies inside read-only ones (RELRO)
-// are never touched. → bytes unmapped; 0 outside Linux.
+// what runs again is mapped back by its first touch (a minor fault, with the kernel's
+// fault-around: 64 KiB at a time). Writable mappings and private copies inside read-only
+// ones (RELRO) are never touched; another thread running code in a dropped page only takes
+// that fault. → bytes unmapped; 0 outside Linux.
 Napi::Value UnmapFilePages(const Napi::CallbackInfo& info) {
   double released = 0;
 #if defined(__linux__)
