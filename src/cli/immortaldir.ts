@@ -7,7 +7,7 @@ import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { ServiceTable } from '../immortaldir/service-table';
-import { scanServiceDir } from '../immortaldir/scan';
+import { ServiceDirScanner } from '../immortaldir/scan';
 import { watchServiceDir } from '../immortaldir/watch-dir';
 import { parseHttpAddress, type HttpAddress } from '../dashboard/address';
 import { readTokenFile } from '../dashboard/access';
@@ -112,9 +112,10 @@ async function main(argv: string[]): Promise<void> {
   setSubreaper(); // daemonizing services stay ours to reap
   const dirLog = supervisorLogger('immortaldir');
   const table = new ServiceTable({ log: (name, line) => supervisorLogger(name)(line), home: homedir() });
+  const scanner = new ServiceDirScanner(dir);
   const rescan = () => {
     try {
-      table.reconcile(scanServiceDir(dir));
+      table.reconcile(scanner.scan());
     } catch (err) {
       dirLog(`scan of ${dir} failed: ${(err as Error).message}`);
     }

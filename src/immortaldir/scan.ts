@@ -1,9 +1,16 @@
 // What is in an immortaldir directory right now: every regular `*.yml`, by service name
-// (its basename), with a hash of its content so an unchanged file costs nothing.
+// (its basename), with a digest of its content so an unchanged file costs nothing.
+//
+// The directory is scanned every 5 s (watch-dir.ts) for as long as immortaldir runs. A file
+// is read and digested only when its stat changed (inode, size, mtime, ctime): an idle scan
+// of 100 services is 100 stat calls, not 100 reads and digests (which also kept node:crypto
+// and its code mapped in an otherwise idle process). File times can be as coarse as a clock
+// tick, so two writes of the same length within one tick may leave the same stat behind: a
+// file changed less than RACY_MS before a scan is always read (git's "racy clean" rule).
 
-import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { sha256Hex } from '../process/sha256';
 
 export interface ServiceFile {
   /** Basename without .yml: the supervise dir name and the name `require:` uses. */
@@ -12,18 +19,44 @@ export interface ServiceFile {
   hash: string;
 }
 
-export function scanServiceDir(dir: string): Map<string, ServiceFile> {
-  const found = new Map<string, ServiceFile>();
-  for (const entry of readdirSync(dir)) {
-    if (!entry.endsWith('.yml') || entry.startsWith('.')) continue;
-    const file = path.join(dir, entry);
-    try {
-      if (!statSync(file).isFile()) continue;
-      const hash = createHash('sha1').update(readFileSync(file)).digest('hex');
-      found.set(entry.slice(0, -'.yml'.length), { name: entry.slice(0, -'.yml'.length), file, hash });
-    } catch {
-      // removed between readdir and read: the next scan sees it gone
+/** Younger than this, a file's stat does not vouch for its content. */
+const RACY_MS = 2000;
+
+interface Seen {
+  /** dev, inode, size, mtime and ctime: any write, rename over or chmod changes it. */
+  signature: string;
+  hash: string;
+}
+
+export class ServiceDirScanner {
+  private seen = new Map<string, Seen>();
+
+  /** racyMs: tests only (0: trust every stat at once). */
+  constructor(private readonly dir: string, private readonly racyMs = RACY_MS) {}
+
+  scan(): Map<string, ServiceFile> {
+    const found = new Map<string, ServiceFile>();
+    const seen = new Map<string, Seen>();
+    const now = Date.now();
+    for (const entry of readdirSync(this.dir)) {
+      if (!entry.endsWith('.yml') || entry.startsWith('.')) continue;
+      const file = path.join(this.dir, entry);
+      try {
+        const stat = statSync(file);
+        if (!stat.isFile()) continue;
+        const signature = `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}`;
+        const known = this.seen.get(file);
+        const settled = this.racyMs <= 0 || now - Math.max(stat.mtimeMs, stat.ctimeMs) > this.racyMs;
+        // latin1: every byte kept as one character, whatever the encoding.
+        const hash = settled && known?.signature === signature ? known.hash : sha256Hex(readFileSync(file, 'latin1'));
+        seen.set(file, { signature, hash });
+        const name = entry.slice(0, -'.yml'.length);
+        found.set(name, { name, file, hash });
+      } catch {
+        // removed between readdir and read: the next scan sees it gone
+      }
     }
+    this.seen = seen;
+    return found;
   }
-  return found;
 }

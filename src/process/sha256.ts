@@ -1,6 +1,7 @@
-// SHA-256 of a short string, in plain JS (FIPS 180-4). Only for naming a service's cgroup:
-// node:crypto would cost every supervisor 0.7 MiB of memory for one digest at start-up
-// (docs/performance.md). test/sha256.test.mjs checks it against node:crypto.
+// SHA-256 of a short string, in plain JS (FIPS 180-4): naming a service's cgroup, and
+// immortaldir's digest of a changed run.yml. node:crypto would cost every supervisor 0.7 MiB
+// of memory for one digest at start-up (docs/performance.md). test/sha256.test.mjs checks it
+// against node:crypto.
 
 const K = new Uint32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
