@@ -13,7 +13,7 @@ import { waitFor, gone } from './helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const { ServiceMembers, markerName } = require('../dist/process/members.js');
-const { findCgroup2Mount, serviceCgroupTree, cgroupOf } = require('../dist/process/cgroup.js');
+const { findCgroup2Mount, serviceCgroupTree, cgroupOf, ServiceCgroup } = require('../dist/process/cgroup.js');
 
 const cgroupTree = serviceCgroupTree();
 const cgroupSkip = cgroupTree === undefined ? 'needs root and a writable cgroup2 hierarchy' : false;
@@ -49,6 +49,24 @@ describe('finding the cgroup2 hierarchy', () => {
     const members = new ServiceMembers({ superviseDir: '/tmp/x', name: 'x', orphansAreMembers: false, env: { IMMORTAL_CGROUP: 'off' } });
     assert.equal(members.mode, 'tracked');
     assert.deepEqual(members.joinOptions().env, [`${markerName}=/tmp/x`]);
+  });
+});
+
+describe('listing a cgroup\'s members (a directory laid out like cgroup2)', () => {
+  test('cgroup.events "populated 0" answers for the whole subtree; "populated 1" or none lists procs and sub-cgroups', (t) => {
+    const tree = fs.mkdtempSync(path.join(os.tmpdir(), 'immortal-cgroup-'));
+    t.after(() => fs.rmSync(tree, { recursive: true, force: true }));
+    const group = ServiceCgroup.open(tree, 'web');
+    const dir = path.join(tree, 'web');
+    fs.writeFileSync(path.join(dir, 'cgroup.procs'), '101\n102\n');
+    fs.mkdirSync(path.join(dir, 'worker'));
+    fs.writeFileSync(path.join(dir, 'worker', 'cgroup.procs'), '201\n');
+    assert.deepEqual(group.pids().sort(), [101, 102, 201], 'without cgroup.events: listed');
+    fs.writeFileSync(path.join(dir, 'cgroup.events'), 'populated 1\nfrozen 0\n');
+    assert.deepEqual(group.pids().sort(), [101, 102, 201]);
+    // The kernel's word for the subtree: nothing is listed, not even what cgroup.procs says.
+    fs.writeFileSync(path.join(dir, 'cgroup.events'), 'populated 0\nfrozen 0\n');
+    assert.deepEqual(group.pids(), []);
   });
 });
 
