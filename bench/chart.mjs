@@ -117,6 +117,8 @@ const CHARTS = [
     series: [
       { title: 'RSS', value: (r) => r.hundred && kbToMib(r.hundred.rssKb) },
       { title: 'PSS', value: (r) => r.hundred && kbToMib(r.hundred.pssKb) },
+      // Node.js supervisors only; the others' PSS does not change once idle.
+      { title: 'PSS once idle', value: (r) => r.hundred && kbToMib((r.hundred.steady ?? r.hundred).pssKb) },
     ],
   },
 ];
