@@ -1,11 +1,9 @@
 // Giving back what start-up left mapped: free C-heap pages (malloc_trim), and the pages of
 // the node binary and its libraries that only start-up read (unmapFilePages). A supervisor
 // idles for months; neither is needed again, and both count against it in RSS and PSS.
-#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 

@@ -6,7 +6,7 @@
 //   good, and kept from reclaim while mapped.
 // Once V8's memory reducer has shrunk the JS heap (it first runs ~8 s after start-up), both
 // are given back. What runs again maps its pages back on first touch. Measured:
-// docs/performance.md, "Where the memory goes".
+// docs/performance.md, "Fourth round".
 
 import { trimMalloc, unmapFilePages } from '../native';
 
@@ -18,7 +18,7 @@ export function releaseStartupMemoryLater(): void {
   setTimeout(releaseStartupMemory, afterStartMs).unref();
 }
 
-export function releaseStartupMemory(): void {
+function releaseStartupMemory(): void {
   trimMalloc();
   unmapFilePages();
 }
