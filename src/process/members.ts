@@ -87,8 +87,13 @@ export class ServiceMembers {
     if (join.cgroupFd !== undefined) closeJoinFd(join.cgroupFd);
   }
 
-  /** A process is the service's (its main pid, a followed or adopted pid): remember its session and group. */
+  /**
+   * A process is the service's (its main pid, a followed or adopted pid): remember its session
+   * and group. Tracked mode only: a cgroup knows its members itself, and two /proc reads at
+   * every start would be wasted.
+   */
   claim(pid: number): void {
+    if (this.cgroup) return;
     const entry = readEntry(pid);
     if (entry) this.remember(entry);
   }
