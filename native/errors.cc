@@ -23,7 +23,7 @@ const char* ExtraErrnoName(int err) {
 
 }  // namespace
 
-Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& path) {
+std::string ErrnoMessage(int err, const char* syscall, const std::string& path, std::string* codeOut) {
   // On Unix libuv's error numbers are negated errno, so uv_err_name gives "ENOENT" etc.;
   // uv_strerror gives Node's lower-case wording ("no such file or directory"). The _r forms
   // do not leak for unknown codes.
@@ -36,9 +36,15 @@ Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::s
     code = uv_err_name_r(-err, name, sizeof name);
     uv_strerror_r(-err, text, sizeof text);
   }
+  if (codeOut != nullptr) *codeOut = code;
   std::string message = std::string(code) + ": " + text + ", " + syscall;
   if (!path.empty()) message += " '" + path + "'";
-  Napi::Error error = Napi::Error::New(env, message);
+  return message;
+}
+
+Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& path) {
+  std::string code;
+  Napi::Error error = Napi::Error::New(env, ErrnoMessage(err, syscall, path, &code));
   error.Set("code", Napi::String::New(env, code));
   error.Set("errno", Napi::Number::New(env, -err));
   error.Set("syscall", Napi::String::New(env, syscall));

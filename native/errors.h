@@ -6,6 +6,10 @@
 
 namespace immortal {
 
+// The message alone ("ENOSPC: no space left on device, write"), for threads without an env;
+// codeOut, when given, receives the code.
+std::string ErrnoMessage(int err, const char* syscall, const std::string& path = "", std::string* codeOut = nullptr);
+
 Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& path = "");
 
 // Our own non-errno conditions (ENOUSER): same shape, no errno.

@@ -231,17 +231,6 @@ bool ReadFailure(int fd, ChildFailure* failure) {
   return got > 0;
 }
 
-// pipe2 is not on macOS; there the CLOEXEC flag is set right after (we hold no other thread's fork).
-int PipeCloexec(int fds[2]) {
-#if defined(__APPLE__)
-  if (pipe(fds) < 0) return -1;
-  fcntl(fds[0], F_SETFD, FD_CLOEXEC);
-  fcntl(fds[1], F_SETFD, FD_CLOEXEC);
-  return 0;
-#else
-  return pipe2(fds, O_CLOEXEC);
-#endif
-}
 
 int OpenPidfd(pid_t pid) {
 #if defined(__linux__) && defined(SYS_pidfd_open)
@@ -253,6 +242,18 @@ int OpenPidfd(pid_t pid) {
 }
 
 }  // namespace
+
+// pipe2 is not on macOS; there the CLOEXEC flag is set right after (we hold no other thread's fork).
+int PipeCloexec(int fds[2]) {
+#if defined(__APPLE__)
+  if (pipe(fds) < 0) return -1;
+  fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+  fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+  return 0;
+#else
+  return pipe2(fds, O_CLOEXEC);
+#endif
+}
 
 Napi::Value Spawn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -72,4 +72,7 @@ struct SpawnPlan {
 // not this kernel or architecture; then the caller starts the child the portable way).
 pid_t StartChildInCgroup(int (*entry)(void*), void* arg, char* stack, size_t stackSize, int cgroupFd);
 
+// pipe2(O_CLOEXEC), or pipe + FD_CLOEXEC where there is no pipe2 (macOS): -1 and errno on failure.
+int PipeCloexec(int fds[2]);
+
 }  // namespace immortal
