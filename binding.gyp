@@ -11,6 +11,8 @@
         "native/spawn_clone3.cc",
         "native/limits.cc",
         "native/lines.cc",
+        "native/log_copier.cc",
+        "native/log_file.cc",
         "native/listen.cc",
         "native/notify.cc",
         "native/pidfd.cc",

@@ -29,9 +29,9 @@ Napi::Object InitImmortal(Napi::Env env, Napi::Object exports) {
   exports.Set("watchNotify", Napi::Function::New(env, WatchNotify, "watchNotify"));
   exports.Set("pidfdGetfd", Napi::Function::New(env, PidfdGetfd, "pidfdGetfd"));
   exports.Set("exec", Napi::Function::New(env, Exec, "exec"));
-  exports.Set("stampLines", Napi::Function::New(env, StampLines, "stampLines"));
   InitExitWatch(env, exports);
   InitUnixListener(env, exports);
+  InitLogCopier(env, exports);
   return exports;
 }
 

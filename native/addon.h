@@ -29,9 +29,9 @@ Napi::Value OpenNotifySocket(const Napi::CallbackInfo& info); // notify.cc
 Napi::Value WatchNotify(const Napi::CallbackInfo& info);      // notify.cc
 Napi::Value PidfdGetfd(const Napi::CallbackInfo& info);       // pidfd.cc
 Napi::Value Exec(const Napi::CallbackInfo& info);             // exec.cc
-Napi::Value StampLines(const Napi::CallbackInfo& info);       // lines.cc
 
 void InitExitWatch(Napi::Env env, Napi::Object exports);  // watch.cc
 void InitUnixListener(Napi::Env env, Napi::Object exports);  // unix-listener.cc
+void InitLogCopier(Napi::Env env, Napi::Object exports);  // log_copier.cc
 
 }  // namespace immortal

@@ -1,63 +1,69 @@
-// stampLines(lines, prefix, into): the block of lines copied into `into` with `prefix` before
-// every line, for `timestamp: true` logs. In JavaScript each line costs three calls into C++
-// (find the newline, copy the prefix, copy the line): ~1.2 ms of CPU per MB of 100-byte lines,
-// more than reading and writing the same megabyte. Here it is one call per block: memchr and
-// memcpy, ~0.25 ms per MB. Portable C++: no system calls.
-#include <string.h>
+// Line helpers of the log copier: counting, stamping, the timestamp itself. Stamping is one
+// memchr and two appends per line; in JavaScript it was three calls into C++ per line
+// (~1.2 ms of CPU per MB of 100-byte lines, more than reading and writing the megabyte).
+#include "lines.h"
 
-#include <cstddef>
-
-#include "addon.h"
+#include <time.h>
 
 namespace immortal {
 
 namespace {
 
-// Lines in the block, an unfinished last one included (each gets a prefix).
-size_t CountLineStarts(const char* data, size_t length) {
+void Digits(char* out, int value, int width) {
+  for (int i = width - 1; i >= 0; i--, value /= 10) out[i] = static_cast<char>('0' + value % 10);
+}
+
+}  // namespace
+
+void FormatTimestamp(int64_t epochMs, char out[kTimestampBytes]) {
+  const time_t seconds = static_cast<time_t>(epochMs / 1000);
+  struct tm utc;
+  gmtime_r(&seconds, &utc);
+  memcpy(out, "0000-00-00T00:00:00.000Z ", kTimestampBytes);
+  Digits(out, (utc.tm_year + 1900) % 10000, 4);
+  Digits(out + 5, utc.tm_mon + 1, 2);
+  Digits(out + 8, utc.tm_mday, 2);
+  Digits(out + 11, utc.tm_hour, 2);
+  Digits(out + 14, utc.tm_min, 2);
+  Digits(out + 17, utc.tm_sec, 2);
+  Digits(out + 20, static_cast<int>(epochMs % 1000), 3);
+}
+
+size_t CountLines(const char* data, size_t length) {
   size_t count = 0;
   const char* end = data + length;
-  for (const char* at = data; at < end;) {
+  for (const char* at = data; at < end; count++) {
     const void* newline = memchr(at, '\n', static_cast<size_t>(end - at));
-    count++;
     if (newline == nullptr) break;
     at = static_cast<const char*>(newline) + 1;
   }
   return count;
 }
 
-}  // namespace
+const char* LastNewline(const char* data, size_t length) {
+#ifdef __GLIBC__
+  return static_cast<const char*>(memrchr(data, '\n', length));
+#else
+  for (size_t at = length; at > 0; at--) {
+    if (data[at - 1] == '\n') return data + at - 1;
+  }
+  return nullptr;
+#endif
+}
 
-// Returns the bytes written into `into`, or minus the bytes needed when it is too small
-// (then what it holds is unspecified). One pass: the lines are only counted when they do
-// not fit, which the caller's growing buffer makes rare. JS checks the argument types
-// (src/native.ts).
-Napi::Value StampLines(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto lines = info[0].As<Napi::Buffer<char>>();
-  auto prefix = info[1].As<Napi::Buffer<char>>();
-  auto into = info[2].As<Napi::Buffer<char>>();
-  const char* from = lines.Data();
-  const char* end = from + lines.Length();
-  const size_t prefixLength = prefix.Length();
-  char* to = into.Data();
-  const char* limit = to + into.Length();
-  while (from < end) {
+void AppendStamped(std::string& to, const char* data, size_t length, bool addNewline, const char* prefix,
+                   size_t prefixLength) {
+  if (addNewline) {
+    to.append(prefix, prefixLength).append(data, length).push_back('\n');
+    return;
+  }
+  const char* end = data + length;
+  for (const char* from = data; from < end;) {
     const void* newline = memchr(from, '\n', static_cast<size_t>(end - from));
     const char* lineEnd = newline == nullptr ? end : static_cast<const char*>(newline) + 1;
-    const size_t lineLength = static_cast<size_t>(lineEnd - from);
-    if (static_cast<size_t>(limit - to) < prefixLength + lineLength) {
-      const size_t rest = static_cast<size_t>(end - from);
-      const size_t needed = static_cast<size_t>(to - into.Data()) + rest + CountLineStarts(from, rest) * prefixLength;
-      return Napi::Number::New(env, -static_cast<double>(needed));
-    }
-    memcpy(to, prefix.Data(), prefixLength);
-    to += prefixLength;
-    memcpy(to, from, lineLength);
-    to += lineLength;
+    to.append(prefix, prefixLength).append(from, static_cast<size_t>(lineEnd - from));
     from = lineEnd;
   }
-  return Napi::Number::New(env, static_cast<double>(to - into.Data()));
 }
 
 }  // namespace immortal

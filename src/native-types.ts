@@ -128,5 +128,57 @@ export interface UnixListener {
   close(): void;
 }
 
+/** What a LogCopier is given (see native/log_copier.cc); every field but file may be left out. */
+export interface LogCopierOptions {
+  /** The log file, opened (created 0640) at once; absent: the lines only go to onEvent('lines'). */
+  file?: string;
+  /** A created file's owner (the -u user). */
+  owner?: { uid: number; gid: number };
+  /** Size rotation, in bytes; 0: none. */
+  sizeBytes?: number;
+  /** Age rotation, in ms; 0: none. */
+  ageMs?: number;
+  /** Rotated files kept (at least 1). */
+  keep?: number;
+  timestamp?: boolean;
+  /** Also hand every whole line to onEvent('lines') (for the logger). */
+  forward?: boolean;
+  /** After a write error, lines are dropped this long before the next try; default 1000. */
+  retryMs?: number;
+  /** A line longer than this is cut into pieces of this size; default 64 KiB. */
+  lineCap?: number;
+}
+
+/**
+ * What the copier's thread tells the main thread: whole lines for the logger, a one-line
+ * message for the supervisor's log (write errors, recovery, a failed rotation), the end.
+ */
+export type LogCopierEvent =
+  | { kind: 'lines'; lines: Buffer }
+  | { kind: 'report'; message: string }
+  | { kind: 'closed' };
+
+/** One output stream copied from its pipe to its file by a thread of its own. */
+export interface LogCopier {
+  /** Starts the thread (the file is open since construction). */
+  start(): void;
+  /** Before start() only: closes the file and the pipe's read end at once. */
+  dispose(): void;
+  /** The service exited: reads what is in the pipe now and ends its unfinished line. */
+  endOfRun(): void;
+  /** Closes and opens the file again (after an external logrotate moved it away). */
+  reopen(): void;
+  /** The write end is closed: reads to the end (bounded), writes it all, then 'closed'. */
+  close(): void;
+  /** Gives up on a close that takes too long: what is not written is counted as dropped. */
+  abandon(): void;
+  /** Lets the process exit while the thread is still blocked. */
+  unref(): void;
+  /** Lines lost to write errors. */
+  droppedLines(): number;
+  /** The current write error; cleared once a write succeeds again. */
+  lastError(): string | undefined;
+}
+
 /** How exit of a pid is observed: 'pidfd' (Linux), 'kqueue' (BSD/macOS) or 'poll' (kill(pid,0) timer). */
 export type WatchMode = 'pidfd' | 'kqueue' | 'poll';

@@ -17,6 +17,9 @@ import type {
   UnixConnection,
   UnixListener,
   WatchMode,
+  LogCopier,
+  LogCopierEvent,
+  LogCopierOptions,
 } from './native-types';
 
 // Callers import every data shape from here, the addon's one door.
@@ -57,7 +60,11 @@ interface Addon {
   watchNotify(fd: number, onMessage: (msg: NotifyMessage) => void, onError: (err: Error) => void): NotifyWatch;
   pidfdGetfd(pid: number, targetFd: number): number;
   exec(file: string, argv: string[], env: string[]): void;
-  stampLines(lines: Buffer, prefix: Buffer, into: Buffer): number;
+  LogCopier: new (
+    readFd: number,
+    opts: { file?: string; uid: number; gid: number; sizeBytes: number; ageMs: number; keep: number; timestamp: boolean; forward: boolean; retryMs: number; lineCap: number },
+    onEvent: (kind: string, value?: Buffer | string) => void,
+  ) => LogCopier;
   peekConnection(fd: number, into: Buffer): number;
 }
 
@@ -277,15 +284,28 @@ export function exec(file: string, argv: string[], env: string[]): never {
 }
 
 /**
- * Copies the block `lines` into `into` with `prefix` before every line (an unfinished last
- * line too) → the bytes written, or minus the bytes needed when `into` is too small (then
- * its contents are unspecified). One native call per block: see native/lines.cc for why.
+ * A copier of the read end of a pipe into a log file (and/or to onEvent('lines')) on a
+ * thread of its own, which start() starts; it owns readFd from then on. Throws the file's
+ * open error (code, syscall, path), and then readFd is still the caller's.
  */
-export function stampLines(lines: Buffer, prefix: Buffer, into: Buffer): number {
-  if (!Buffer.isBuffer(lines) || !Buffer.isBuffer(prefix) || !Buffer.isBuffer(into)) {
-    throw new TypeError('stampLines: lines, prefix and into must be Buffers');
-  }
-  return addon.stampLines(lines, prefix, into);
+export function logCopier(readFd: number, opts: LogCopierOptions, onEvent: (event: LogCopierEvent) => void): LogCopier {
+  if (opts.file === undefined && !opts.forward) throw new TypeError('logCopier: a file or forward is needed');
+  return new addon.LogCopier(integer(readFd, 'logCopier: readFd'), {
+    file: opts.file === undefined ? undefined : String(opts.file),
+    uid: opts.owner ? integer(opts.owner.uid, 'logCopier: owner.uid') : -1,
+    gid: opts.owner ? integer(opts.owner.gid, 'logCopier: owner.gid') : -1,
+    sizeBytes: Math.floor(opts.sizeBytes ?? 0),
+    ageMs: Math.floor(opts.ageMs ?? 0),
+    keep: integer(opts.keep ?? 1, 'logCopier: keep'),
+    timestamp: opts.timestamp === true,
+    forward: opts.forward === true,
+    retryMs: integer(opts.retryMs ?? 1000, 'logCopier: retryMs'),
+    lineCap: integer(opts.lineCap ?? 64 * 1024, 'logCopier: lineCap'),
+  }, (kind, value) => {
+    if (kind === 'lines') onEvent({ kind, lines: value as Buffer });
+    else if (kind === 'report') onEvent({ kind, message: value as string });
+    else onEvent({ kind: 'closed' });
+  });
 }
 
 /** pipe2(O_CLOEXEC): [readFd, writeFd]. */

@@ -60,8 +60,8 @@ describe('the lean supervising process', { concurrency: true }, () => {
     assert.ok(entry > 0, 'the trace shows the parsing process, then the supervising entry');
     assert.ok(loaded.slice(0, entry).some((file) => /[/\\]yaml[/\\]/.test(file)), 'the control: the parsing process did load yaml');
     const supervising = loaded.slice(entry);
-    assert.ok(supervising.some((file) => file.endsWith('file-writer.js')), 'what `log:` needs is loaded');
-    const unwanted = /[/\\](yaml|commander)[/\\]|[/\\]config[/\\](load|run-yml|checks|yaml-reader|config)\.js$|[/\\]cli[/\\]flags\.js$|require-over-sockets\.js$|[/\\]control[/\\]client\.js$/;
+    assert.ok(supervising.some((file) => /[/\\]log[/\\]stream\.js$/.test(file)), 'what `log:` needs is loaded');
+    const unwanted = /[/\\]log[/\\]logger-pipe\.js$|[/\\](yaml|commander)[/\\]|[/\\]config[/\\](load|run-yml|checks|yaml-reader|config)\.js$|[/\\]cli[/\\]flags\.js$|require-over-sockets\.js$|[/\\]control[/\\]client\.js$/;
     assert.deepEqual(supervising.filter((file) => unwanted.test(file)), []);
   });
 

@@ -1,4 +1,4 @@
-// Bytes waiting to be written, kept in 64 KiB pages that are recycled through one pool shared
+// Lines waiting for the logger, kept in 64 KiB pages that are recycled through one pool shared
 // by every queue in the process. Copying a read into a recycled page costs far less than a
 // fresh allocation per read (page faults and garbage collection were most of the supervisor's
 // CPU when it moved a service's output), and the read buffer itself can then be reused.
@@ -44,22 +44,6 @@ export class ByteQueue {
       offset += copied;
     }
     this.total += src.length;
-  }
-
-  /**
-   * The first `maxBytes` (at most `maxBuffers` pieces) as views into the pages, valid until
-   * they are consumed: appending never touches bytes already queued.
-   */
-  peek(maxBytes: number, maxBuffers: number): Buffer[] {
-    const views: Buffer[] = [];
-    let left = maxBytes;
-    for (const page of this.pages) {
-      if (left <= 0 || views.length >= maxBuffers) break;
-      const take = Math.min(left, page.end - page.start);
-      if (take > 0) views.push(page.buf.subarray(page.start, page.start + take));
-      left -= take;
-    }
-    return views;
   }
 
   /** Forgets the first n bytes; emptied pages go back to the pool. */
@@ -138,4 +122,11 @@ export class ByteQueue {
     }
     return count;
   }
+}
+
+/** Number of lines in a block of whole lines. */
+export function countLines(lines: Buffer): number {
+  let count = 0;
+  for (let at = lines.indexOf(NEWLINE); at !== -1; at = lines.indexOf(NEWLINE, at + 1)) count++;
+  return count;
 }

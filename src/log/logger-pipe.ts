@@ -10,8 +10,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { killpg, pipe, spawn, type ExitStatus } from '../native';
 import { onChildExit } from '../process/reaper';
-import { ByteQueue } from './byte-queue';
-import { countLines } from './lines';
+import { ByteQueue, countLines } from './byte-queue';
 
 /** Lines waiting for the logger, beyond what the pipe itself holds. */
 export const LOGGER_BUFFER_BYTES = 8 * 1024 * 1024;

@@ -2,12 +2,11 @@
 // straight to the supervisor's own stdout/stderr (no pipe, no copy); otherwise the log
 // writer owns pipes whose write ends are handed to every start of the service.
 
-import type { Config, LogConfig } from '../config/config';
+import type { Config } from '../config/config';
 import { minRestartMs } from '../supervise/restart-rule';
-import type { FileWriter, FileWriterOptions } from './file-writer';
 import { inheritedStdio } from './inherited-stdio';
 import type { LoggerPipe } from './logger-pipe';
-import type { ServiceStream } from './stream';
+import type { ServiceStream, StreamOptions } from './stream';
 
 export interface ServiceOutput {
   /** fd given to the service as its stdout. */
@@ -70,16 +69,24 @@ export function openServiceOutput(config: Config, owner?: OutputOwner, opts: Out
   if (!config.log && !config.stderr && !config.logger) return inheritedOutput();
   // Loaded only for a service that logs: most supervisors never need them.
   const { ServiceStream } = require('./stream') as typeof import('./stream');
-  const { LoggerPipe } = require('./logger-pipe') as typeof import('./logger-pipe');
   const report = opts.report ?? stderrReporter(config.name);
-  const writers: FileWriter[] = [];
   const streams: ServiceStream[] = [];
   let logger: LoggerPipe | undefined;
   try {
-    const writerOptions = { owner, report, retryMs: opts.fileRetryMs };
-    const stdoutFile = config.log && openWriter(config.log, writerOptions, writers);
-    const stderrFile = config.stderr && openWriter(config.stderr, writerOptions, writers);
+    // The files first: one that cannot be opened stops everything before the logger starts.
+    const streamOptions: StreamOptions = {
+      owner,
+      report,
+      retryMs: opts.fileRetryMs,
+      // Lines arrive only once the service runs, and the logger is started below by then.
+      onLines: config.logger ? (lines) => logger?.write(lines) : undefined,
+    };
+    const stdout = config.log || config.logger ? new ServiceStream(config.log, streamOptions) : undefined;
+    if (stdout) streams.push(stdout);
+    const stderr = config.stderr ? new ServiceStream(config.stderr, streamOptions) : undefined;
+    if (stderr) streams.push(stderr);
     if (config.logger) {
+      const { LoggerPipe } = require('./logger-pipe') as typeof import('./logger-pipe');
       logger = new LoggerPipe({
         command: config.logger,
         env: Object.entries(process.env).map(([key, value]) => `${key}=${value}`),
@@ -89,46 +96,28 @@ export function openServiceOutput(config: Config, owner?: OutputOwner, opts: Out
         report,
       });
     }
-    const stdout = stdoutFile || logger ? new ServiceStream(stdoutFile, logger) : undefined;
-    if (stdout) streams.push(stdout);
-    const stderr = stderrFile ? new ServiceStream(stderrFile, logger) : undefined;
-    if (stderr) streams.push(stderr);
+    for (const stream of streams) stream.start();
     let closed: Promise<void> | undefined;
     return {
       stdoutFd: stdout?.writeFd ?? inheritedStdio()[0],
       stderrFd: stderr?.writeFd ?? stdout?.writeFd ?? inheritedStdio()[1],
-      reopen: () => writers.forEach((writer) => writer.reopen()),
+      reopen: () => streams.forEach((stream) => stream.reopen()),
       endOfRun: () => streams.forEach((stream) => stream.endOfRun()),
-      droppedLines: () => writers.reduce((sum, w) => sum + w.droppedLines(), logger?.droppedLines() ?? 0),
-      lastError: () => writers.map((w) => w.lastError()).find((e) => e !== undefined) ?? logger?.lastError(),
-      close: () => (closed ??= closeAll(streams, writers, logger)),
+      droppedLines: () => streams.reduce((sum, stream) => sum + stream.droppedLines(), logger?.droppedLines() ?? 0),
+      lastError: () => streams.map((stream) => stream.lastError()).find((e) => e !== undefined) ?? logger?.lastError(),
+      close: () => (closed ??= closeAll(streams, logger)),
     };
   } catch (err) {
-    // Nothing was written yet: each close does its part at once, before this throw.
-    for (const stream of streams) void stream.drain();
-    for (const writer of writers) void writer.close();
+    // Nothing was started yet but the logger: everything is closed before this throw.
+    for (const stream of streams) stream.discard();
     void logger?.close();
     throw err;
   }
 }
 
-function openWriter(log: LogConfig, opts: FileWriterOptions, writers: FileWriter[]): FileWriter {
-  try {
-    const { FileWriter } = require('./file-writer') as typeof import('./file-writer');
-    const writer = new FileWriter(log, opts);
-    writers.push(writer);
-    return writer;
-  } catch (err) {
-    const { code, message } = err as NodeJS.ErrnoException;
-    const reason = code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'no such file or directory' : message;
-    throw Object.assign(new Error(`log file ${log.file}: cannot open: ${reason}`), { code: code ?? 'EIO' });
-  }
-}
-
-/** Streams first (they feed the writers and the logger), then files, then the logger. */
-async function closeAll(streams: ServiceStream[], writers: FileWriter[], logger: LoggerPipe | undefined): Promise<void> {
+/** Streams first (they feed the logger), then the logger. */
+async function closeAll(streams: ServiceStream[], logger: LoggerPipe | undefined): Promise<void> {
   await Promise.all(streams.map((stream) => stream.drain()));
-  await Promise.all(writers.map((writer) => writer.close()));
   await logger?.close();
 }
 

@@ -1,130 +1,134 @@
 // One output stream of the service (stdout, or stderr when it has a file of its own): a
 // long-lived pipe whose write end every start of the service gets, so the last lines of a
-// child that exited are read before the first lines of the next one. Its read end is cut
-// into lines and handed to the file writer and the logger.
+// child that exited are read before the first lines of the next one. Its read end belongs to
+// a native copier (native/log_copier.cc): a thread of its own cuts it into lines, stamps
+// them, writes and rotates the file, so the copy never runs on the event loop and a hung disk
+// never stalls supervision. With a logger, whole lines come back here for it.
 
 import fs from 'node:fs';
-import net from 'node:net';
-import { pipe } from '../native';
-import type { FileWriter } from './file-writer';
-import { LineSplitter } from './lines';
-import type { LoggerPipe } from './logger-pipe';
+import type { LogConfig } from '../config/config';
+import { logCopier, pipe, type LogCopier, type LogCopierEvent } from '../native';
 
-/** At close: give up on end of input after this long without data (a daemonized grandchild may hold the pipe forever). */
-const DRAIN_IDLE_MS = 1000;
-/** At close: and in any case after this long (a grandchild that never stops writing). */
-const DRAIN_MAX_MS = 5000;
-/** At a service's exit: read at most this much at once (a grandchild may keep writing). */
-const END_OF_RUN_MAX_BYTES = 4 * 1024 * 1024;
+const MEGABYTE = 1024 * 1024;
+/**
+ * At close the copier reads for at most 5 s (a grandchild that never stops writing), then
+ * writes what it has. A disk that does not take it within this long in all is given up on:
+ * what is left is counted as dropped, so a hung disk cannot hang the supervisor's exit.
+ */
+const CLOSE_MAX_MS = 10_000;
 
-// Every stream reads into this one buffer: reads are synchronous callbacks and whoever keeps
-// bytes copies them (the held partial line, the file queue, the logger buffer), so hundreds of
-// services cost no read buffer each, and no read allocates.
-const readBuffer = Buffer.allocUnsafeSlow(1024 * 1024);
+export interface StreamOptions {
+  /** A created file's owner (-u). */
+  owner?: { uid: number; gid: number };
+  /** One-line messages for the supervisor's log: write errors and recovery. */
+  report: (message: string) => void;
+  /** After a write error, lines are dropped this long before the next try (default 1 s). */
+  retryMs?: number;
+  /** Receives every whole line too (the logger); unset: the lines only go to the file. */
+  onLines?: (lines: Buffer) => void;
+}
 
 export class ServiceStream {
   /** Handed to the service as its fd 1 or 2; closed by drain(). */
   readonly writeFd: number;
-  private readonly readFd: number;
-  private readonly socket: net.Socket;
-  private readonly splitter: LineSplitter;
-  /** The file writer is behind: stop reading, so the service blocks on its full pipe. */
-  private paused = false;
-  private ended = false;
-  private draining = false;
-  private lastReadAt = 0;
-  private endWaiter: (() => void) | undefined;
-
-  constructor(private readonly file: FileWriter | undefined, private readonly logger: LoggerPipe | undefined) {
-    const [readFd, writeFd] = pipe();
-    this.readFd = readFd;
-    this.writeFd = writeFd;
-    this.splitter = new LineSplitter((lines) => this.deliver(lines));
-    this.socket = new net.Socket({
-      fd: readFd,
-      readable: true,
-      writable: false,
-      onread: { buffer: readBuffer, callback: (bytes: number) => this.onRead(bytes) },
-    } as net.SocketConstructorOpts);
-    this.socket.on('end', () => this.onEnd());
-    this.socket.on('close', () => this.onEnd());
-    // A read error on our own pipe cannot really happen; treat it as the end of the stream.
-    this.socket.on('error', () => this.onEnd());
-    file?.onDrain(() => {
-      this.paused = false;
-      this.socket.resume();
-    });
-  }
+  private readonly copier: LogCopier;
+  private closed = false;
+  private onClosed: () => void = () => {};
+  private draining: Promise<void> | undefined;
 
   /**
-   * Closes our write end and reads until every writer has closed its end too — bounded —
-   * then hands on the last unfinished line.
+   * Opens the file; start() starts the copy. When the file cannot be opened, throws one line
+   * naming it (with the errno's code), with nothing left open.
    */
-  async drain(): Promise<void> {
-    if (this.draining) return;
-    this.draining = true;
-    fs.closeSync(this.writeFd);
-    if (!this.ended) {
-      this.lastReadAt = Date.now();
-      await new Promise<void>((resolve) => {
-        let idle: NodeJS.Timeout | undefined;
-        const finish = () => {
-          clearTimeout(hardStop);
-          clearTimeout(idle);
-          resolve();
-        };
-        const hardStop = setTimeout(finish, DRAIN_MAX_MS);
-        const checkIdle = () => {
-          const quietFor = Date.now() - this.lastReadAt;
-          // Waiting on a slow file is not idleness.
-          if (this.paused) idle = setTimeout(checkIdle, DRAIN_IDLE_MS);
-          else if (quietFor < DRAIN_IDLE_MS) idle = setTimeout(checkIdle, DRAIN_IDLE_MS - quietFor);
-          else finish();
-        };
-        idle = setTimeout(checkIdle, DRAIN_IDLE_MS);
-        this.endWaiter = finish;
-      });
+  constructor(file: LogConfig | undefined, private readonly opts: StreamOptions) {
+    const [readFd, writeFd] = pipe();
+    try {
+      this.copier = logCopier(readFd, {
+        file: file?.file,
+        owner: opts.owner,
+        sizeBytes: (file?.size ?? 0) * MEGABYTE,
+        ageMs: (file?.age ?? 0) * 1000,
+        // num: 0 (or unset) with size/age still keeps one rotated file: rotation never deletes
+        // the only copy of what was just written.
+        keep: Math.max(file?.num ?? 1, 1),
+        timestamp: file?.timestamp ?? false,
+        forward: opts.onLines !== undefined,
+        retryMs: opts.retryMs,
+      }, (event) => this.onEvent(event));
+    } catch (err) {
+      fs.closeSync(readFd);
+      fs.closeSync(writeFd);
+      throw file ? cannotOpen(file.file, err as NodeJS.ErrnoException) : err;
     }
-    this.socket.destroy();
-    this.splitter.flush();
+    this.writeFd = writeFd;
+  }
+
+  start(): void {
+    this.copier.start();
+  }
+
+  /** Instead of start(): closes everything at once (another file of the service failed). */
+  discard(): void {
+    fs.closeSync(this.writeFd);
+    this.copier.dispose();
   }
 
   /**
-   * The service exited: what it wrote is all in the pipe by now. Read it at once and end its
-   * unfinished last line, so the next start's first line does not run on from it.
+   * The service exited: what it wrote is all in the pipe by now. It is read at once and its
+   * unfinished last line ended, so the next start's first line does not run on from it.
    */
   endOfRun(): void {
-    if (this.ended || this.draining) return;
-    // Bounded: a daemonized grandchild may still be writing into the pipe.
-    for (let read = 0; read < END_OF_RUN_MAX_BYTES;) {
-      let bytes: number;
-      try {
-        bytes = fs.readSync(this.readFd, readBuffer, 0, readBuffer.length, null);
-      } catch {
-        break; // EAGAIN: the pipe is empty
-      }
-      if (bytes === 0) break;
-      read += bytes;
-      this.splitter.push(readBuffer.subarray(0, bytes));
+    this.copier.endOfRun();
+  }
+
+  reopen(): void {
+    this.copier.reopen();
+  }
+
+  droppedLines(): number {
+    return this.copier.droppedLines();
+  }
+
+  lastError(): string | undefined {
+    return this.copier.lastError();
+  }
+
+  /**
+   * Closes our write end; the copier reads until every writer has closed its end too
+   * (bounded: a daemonized grandchild may hold the pipe forever), ends the unfinished last
+   * line, writes everything and closes the file.
+   */
+  drain(): Promise<void> {
+    this.draining ??= new Promise<void>((resolve) => {
+      fs.closeSync(this.writeFd);
+      const giveUp = setTimeout(() => {
+        this.copier.abandon();
+        this.copier.unref();
+        resolve();
+      }, CLOSE_MAX_MS);
+      this.onClosed = () => {
+        clearTimeout(giveUp);
+        resolve();
+      };
+      if (this.closed) this.onClosed();
+      else this.copier.close();
+    });
+    return this.draining;
+  }
+
+  private onEvent(event: LogCopierEvent): void {
+    if (event.kind === 'lines') {
+      this.opts.onLines?.(event.lines);
+    } else if (event.kind === 'report') {
+      this.opts.report(event.message);
+    } else {
+      this.closed = true;
+      this.onClosed();
     }
-    this.splitter.flush();
   }
+}
 
-  /** Returning false stops reading until the file writer drains. */
-  private onRead(bytes: number): boolean {
-    this.lastReadAt = Date.now();
-    this.splitter.push(readBuffer.subarray(0, bytes));
-    return !this.paused;
-  }
-
-  private deliver(lines: Buffer): void {
-    this.logger?.write(lines);
-    if (this.file !== undefined && !this.file.write(lines)) this.paused = true;
-  }
-
-  private onEnd(): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.endWaiter?.();
-  }
+function cannotOpen(file: string, { code, message }: NodeJS.ErrnoException): Error {
+  const reason = code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'no such file or directory' : message;
+  return Object.assign(new Error(`log file ${file}: cannot open: ${reason}`), { code: code ?? 'EIO' });
 }
