@@ -100,3 +100,22 @@ describe('the lean supervising process', { concurrency: true }, () => {
     assert.equal(encodeConfig({ ...config, require: [undefined] }), undefined);
   });
 });
+
+test('dist/ has no comments and no character above U+00FF: V8 keeps each module\'s source one byte per character', () => {
+  // A single wider character anywhere in a module (an arrow in a comment) makes V8 hold the
+  // whole source text as two bytes per character, for the life of the process.
+  const dist = new URL('../dist/', import.meta.url);
+  const files = fs.readdirSync(dist, { recursive: true }).filter((file) => file.endsWith('.js'));
+  assert.ok(files.length > 50, `${files.length} modules`);
+  const wide = [];
+  const commented = [];
+  for (const file of files) {
+    const text = fs.readFileSync(new URL(file, dist), 'utf8');
+    if (/[^\x00-\xff]/.test(text)) wide.push(file);
+    // Every source file opens with a comment saying what it is for (a script in a string, such
+    // as the dashboard's, may hold comments further down).
+    if (text.replace(/^#!.*\n/, '').split('\n').slice(0, 3).some((line) => line.startsWith('//'))) commented.push(file);
+  }
+  assert.deepEqual(wide, [], 'write such characters as \\u escapes in string literals');
+  assert.deepEqual(commented, [], 'tsconfig.json: removeComments');
+});

@@ -29,7 +29,7 @@ export interface Check<T> {
 }
 
 export function atLeast(min: number, meaning = `${min}`): Check<number> {
-  return { doc: `≥ ${min}`, problem: (value) => (value < min ? `must be ${meaning} or more, got ${value}` : undefined) };
+  return { doc: `\u2265 ${min}`, problem: (value) => (value < min ? `must be ${meaning} or more, got ${value}` : undefined) };
 }
 
 export function moreThan(bound: number): Check<number> {
@@ -83,7 +83,7 @@ function logKeys(section: 'log' | 'stderr', fileDoc: string, input?: InputField)
     key({ name: `${section}.age`, type: seconds, check: atLeast(0), default: 0, docDefault: '0 = never', field: `${section}.age`,
       doc: `rotate when the file is older${also}` }),
     key({ name: `${section}.num`, type: numberOf('integer', 'a number of files', true), check: atLeast(0), default: 0, field: `${section}.num`,
-      doc: `rotated files kept (\`app.log.1\` …)${also}` }),
+      doc: `rotated files kept (\`app.log.1\` \u2026)${also}` }),
     key({ name: `${section}.size`, type: numberOf('MB', 'a number of megabytes'), check: atLeast(0), default: 0, docDefault: '0 = never',
       field: `${section}.size`, doc: `rotate when larger (fractions allowed)${also}` }),
     key({ name: `${section}.timestamp`, type: boolean, default: false, field: `${section}.timestamp`,
@@ -109,17 +109,17 @@ export const RUN_YML_KEYS: readonly KeyEntry[] = [
   ...logKeys('stderr', 'separate stderr log; must not be the same file as `log.file`'),
   key({ name: 'logger', type: commandLine, input: 'logger', field: 'logger', doc: 'like `-logger` (run by `sh -c`)' }),
   key({ name: 'user', type: nameOrId('name or uid'), input: 'user', field: 'user', verify: switchableUser,
-    doc: 'like `-u`; unknown user → error; needs root unless it is you' }),
+    doc: 'like `-u`; unknown user \u2192 error; needs root unless it is you' }),
   key({ name: 'wait', type: seconds, check: atLeast(0), default: 0, input: 'wait', field: 'wait',
     doc: 'before the first start; fractions allowed' }),
   key({ name: 'retries', type: integer, check: atLeast(-1, '-1 (forever)'), default: -1, input: 'retries', field: 'retries',
-    doc: '-1 forever, 0 once, n → at most n+1 runs' }),
+    doc: '-1 forever, 0 once, n \u2192 at most n+1 runs' }),
   key({ name: 'require', type: listOf(serviceName, 'list of names'), default: [], field: 'require',
     doc: 'services (supervise-dir names) that must be up first' }),
   key({ name: 'require_cmd', type: commandLine, field: 'requireCmd', doc: 'start only once it exits 0 (checked before each start)' }),
   key({ name: 'post_exit', type: commandLine, field: 'postExit', doc: 'run after each exit, with the exit code as argument' }),
   key({ name: 'stop_timeout', type: seconds, check: moreThan(0), default: 10, field: 'stopTimeout',
-    doc: '*extension*: TERM → wait → KILL the process group' }),
+    doc: '*extension*: TERM \u2192 wait \u2192 KILL the process group' }),
   key({ name: 'backoff.cap', type: seconds, check: atLeast(0), default: 30, field: 'backoffCap',
     doc: '*extension*: crash-loop delay cap; 0 disables backoff' }),
   key({ name: 'backoff.reset', type: seconds, check: atLeast(0), default: 60, field: 'backoffReset',
@@ -128,19 +128,19 @@ export const RUN_YML_KEYS: readonly KeyEntry[] = [
   key({ name: 'ready', type: readyValue, field: 'ready' as ConfigPath,
     doc: '*extension*: when a start counts as ready: `notify: systemd` or `fd:N`, or a probe `http`/`tcp`/`cmd`; `interval` (0.2), `timeout` (60: not ready by then = the start failed). docs/readiness.md' }),
   key({ name: 'health', type: healthValue, field: 'health' as ConfigPath,
-    doc: '*extension*: probe while up: `http`/`tcp`/`cmd`, `interval` (10), `timeout` (2), `failures` (3 in a row → graceful restart)' }),
+    doc: '*extension*: probe while up: `http`/`tcp`/`cmd`, `interval` (10), `timeout` (2), `failures` (3 in a row \u2192 graceful restart)' }),
   key({ name: 'watchdog', type: seconds, check: moreThan(0), field: 'watchdog',
-    doc: '*extension*: with `ready.notify: systemd`: no `WATCHDOG=1` for this long → graceful restart' }),
+    doc: '*extension*: with `ready.notify: systemd`: no `WATCHDOG=1` for this long \u2192 graceful restart' }),
   key({ name: 'listen', type: listOf(listenAddress, 'list of addresses'), default: [], field: 'listen',
-    doc: '*extension*: sockets bound by the supervisor and held for the service\'s whole life, passed as fds 3, 4… with `LISTEN_FDS` (systemd\'s protocol): `tcp://127.0.0.1:8080`, `tcp6://[::1]:8080`, `unix:/run/app.sock`; numeric hosts only (docs/zero-downtime.md)' }),
+    doc: '*extension*: sockets bound by the supervisor and held for the service\'s whole life, passed as fds 3, 4\u2026 with `LISTEN_FDS` (systemd\'s protocol): `tcp://127.0.0.1:8080`, `tcp6://[::1]:8080`, `unix:/run/app.sock`; numeric hosts only (docs/zero-downtime.md)' }),
   key({ name: 'limits', type: mapOf(limitValue, 'map', { names: LIMIT_NAMES }), default: {}, field: 'limits',
-    doc: '*extension*: setrlimit for the service, require_cmd and post_exit: `as core cpu data fsize memlock nofile nproc stack` → a number (sizes K/M/G, bare = bytes), `unlimited` or `"soft:hard"` (docs/limits.md)' }),
+    doc: '*extension*: setrlimit for the service, require_cmd and post_exit: `as core cpu data fsize memlock nofile nproc stack` \u2192 a number (sizes K/M/G, bare = bytes), `unlimited` or `"soft:hard"` (docs/limits.md)' }),
   key({ name: 'cgroup.memory_max', type: memorySize, field: 'cgroup.memoryMax',
     doc: "*extension*: the service cgroup's `memory.max`; refused at start where the memory controller is not available (docs/limits.md)" }),
   key({ name: 'cgroup.pids_max', type: positiveCount, field: 'cgroup.pidsMax', doc: "*extension*: the service cgroup's `pids.max`" }),
   key({ name: 'cgroup.cpu_max', type: cpuCount, field: 'cgroup.cpuMax', doc: "*extension*: the service cgroup's `cpu.max`, in CPUs (`1.5`)" }),
   key({ name: 'restart_if.memory', type: memorySize, field: 'restartIf.memory',
-    doc: "*extension*: resident memory of all the service's processes, sampled every 2 s; 3 samples in a row above → graceful restart" }),
+    doc: "*extension*: resident memory of all the service's processes, sampled every 2 s; 3 samples in a row above \u2192 graceful restart" }),
   key({ name: 'socket.mode', type: octalMode, default: 0o600, docDefault: '0600', field: 'socket.mode',
     doc: '*extension*: mode of `immortal.sock` (`0660`, or quoted `"0660"`)' }),
   key({ name: 'socket.group', type: nameOrId('name or gid'), docDefault: "supervisor's", field: 'socket.group',

@@ -117,7 +117,7 @@ export const cpuCount: ValueType<number> = {
 
 /** A positive integer count (pids_max). */
 export const positiveCount: ValueType<number> = {
-  doc: 'integer ≥ 1',
+  doc: 'integer \u2265 1',
   read(reader, node, key) {
     const value = reader.value(node);
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) return reader.expected(key, 'an integer of 1 or more', node);

@@ -114,7 +114,7 @@ const modeNumber = numberOf('octal', 'an octal mode like 0660', true);
 
 /** A file mode: YAML 1.1 octal (`0660`) or a quoted octal string ("0660"); decimal 660 is a mistake. */
 export const octalMode: ValueType<number> = {
-  doc: 'octal ≤ 0777',
+  doc: 'octal \u2264 0777',
   octal: true,
   read(reader, node, key) {
     const value = reader.value(node);

@@ -21,7 +21,7 @@ export function parseYaml(text: string, label: string): Document {
   if (doc.contents === null) throw new ConfigError(`${label}: empty file (expected keys like cmd:)`);
   if (!isMap(doc.contents)) {
     const got = isSeq(doc.contents) ? 'a list' : 'a single value';
-    throw new ConfigError(`${label}: expected a mapping of keys (cmd:, cwd: …), got ${got}`);
+    throw new ConfigError(`${label}: expected a mapping of keys (cmd:, cwd: \u2026), got ${got}`);
   }
   return doc;
 }

@@ -83,7 +83,7 @@ export const PAGE_SCRIPT = String.raw`'use strict';
     });
     var select = document.createElement('select');
     select.setAttribute('aria-label', 'send a signal');
-    ['signal…', 'HUP', 'USR1', 'USR2', 'INT', 'QUIT', 'TERM', 'KILL', 'CONT', 'STOP'].forEach(function (sig, i) {
+    ['signal\u2026', 'HUP', 'USR1', 'USR2', 'INT', 'QUIT', 'TERM', 'KILL', 'CONT', 'STOP'].forEach(function (sig, i) {
       var o = document.createElement('option');
       o.value = i === 0 ? '' : sig;
       o.textContent = sig;
@@ -212,7 +212,7 @@ export const PAGE_SCRIPT = String.raw`'use strict';
     var connection = document.getElementById('connection');
     var source = new EventSource('events');
     source.addEventListener('open', function () { connection.textContent = 'live'; connection.className = 'connection live'; });
-    source.addEventListener('error', function () { connection.textContent = 'reconnecting…'; connection.className = 'connection lost'; });
+    source.addEventListener('error', function () { connection.textContent = 'reconnecting\u2026'; connection.className = 'connection lost'; });
     source.addEventListener('snapshot', function (e) { onSnapshot(JSON.parse(e.data)); });
     source.addEventListener('change', function (e) { onChange(JSON.parse(e.data)); });
   }
@@ -238,7 +238,7 @@ export const PAGE_SCRIPT = String.raw`'use strict';
   }
 
   function act(name, action) {
-    say(action + ' ' + name + '…', false);
+    say(action + ' ' + name + '\u2026', false);
     request('POST', 'api/services/' + encodeURIComponent(name) + '/' + encodeURIComponent(action)).then(function (reply) {
       var err = reply.body && reply.body.Err;
       if (reply.status === 200 && !err) say(action + ' ' + name + ': done', false);
@@ -252,7 +252,7 @@ export const PAGE_SCRIPT = String.raw`'use strict';
     section.hidden = false;
     setText(document.getElementById('log-title'), 'Log of ' + name);
     var pre = document.getElementById('log-text');
-    pre.textContent = 'loading…';
+    pre.textContent = 'loading\u2026';
     request('GET', 'api/services/' + encodeURIComponent(name) + '/log?lines=200').then(function (reply) {
       if (reply.status === 200) {
         setText(document.getElementById('log-title'), 'Log of ' + name + ' (' + reply.body.file + ', last 200 lines)');

@@ -19,7 +19,7 @@ export const PAGE_HTML = `<!doctype html>
 <body class="read-only">
 <header>
   <h1>immortaldir <span id="dir" class="dir"></span></h1>
-  <p class="summary"><span id="summary">connecting…</span> <span id="connection" class="connection">offline</span></p>
+  <p class="summary"><span id="summary">connecting\u2026</span> <span id="connection" class="connection">offline</span></p>
   <form id="token-form" class="token" autocomplete="off">
     <label for="token">Token</label>
     <input id="token" type="password" placeholder="from --http-token-file" spellcheck="false">
@@ -103,7 +103,7 @@ tbody tr:last-child > * { border-bottom: 0; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
 td { font-variant-numeric: tabular-nums; }
 .state { display: inline-block; vertical-align: top; margin-top: 1px; line-height: 18px; padding: 0 8px; border-radius: 10px; border: 1px solid currentColor; font-size: 12px; font-weight: 600; }
-.state::before { content: "● "; }
+.state::before { content: "\u25cf "; }
 .s-up { color: var(--up); }
 .s-down, .s-exited { color: var(--down); }
 .s-error { color: var(--bad); }

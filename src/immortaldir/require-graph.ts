@@ -12,7 +12,7 @@ export function requireErrors(graph: RequireGraph): Map<string, string> {
   }
   for (const name of graph.keys()) {
     const cycle = cycleThrough(graph, name);
-    if (cycle && !errors.has(name)) errors.set(name, `require: cycle ${cycle.join(' → ')}`);
+    if (cycle && !errors.has(name)) errors.set(name, `require: cycle ${cycle.join(' \u2192 ')}`);
   }
   return errors;
 }
