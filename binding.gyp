@@ -4,6 +4,7 @@
       "target_name": "immortal",
       "sources": [
         "native/addon.cc",
+        "native/dir_signature.cc",
         "native/errors.cc",
         "native/exec.cc",
         "native/spawn.cc",

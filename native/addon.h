@@ -29,6 +29,7 @@ Napi::Value OpenNotifySocket(const Napi::CallbackInfo& info); // notify.cc
 Napi::Value WatchNotify(const Napi::CallbackInfo& info);      // notify.cc
 Napi::Value PidfdGetfd(const Napi::CallbackInfo& info);       // pidfd.cc
 Napi::Value Exec(const Napi::CallbackInfo& info);             // exec.cc
+Napi::Value DirSignature(const Napi::CallbackInfo& info);     // dir_signature.cc
 
 void InitExitWatch(Napi::Env env, Napi::Object exports);  // watch.cc
 void InitUnixListener(Napi::Env env, Napi::Object exports);  // unix-listener.cc

@@ -66,6 +66,7 @@ interface Addon {
     onEvent: (kind: string, value?: Buffer | string) => void,
   ) => LogCopier;
   peekConnection(fd: number, into: Buffer): number;
+  dirSignature(dir: string, suffix: string): { signature: string; newestChangeMs: number };
 }
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -306,6 +307,16 @@ export function logCopier(readFd: number, opts: LogCopierOptions, onEvent: (even
     else if (kind === 'report') onEvent({ kind, message: value as string });
     else onEvent({ kind: 'closed' });
   });
+}
+
+/**
+ * A string that changes whenever a regular, non-hidden `*suffix` file in dir appears, goes
+ * or changes (name, device, inode, size, mtime, ctime of each), and the newest of those
+ * times. One call, no object per file (see native/dir_signature.cc). Throws opendir's error.
+ */
+export function dirSignature(dir: string, suffix: string): { signature: string; newestChangeMs: number } {
+  if (typeof dir !== 'string' || typeof suffix !== 'string') throw new TypeError('dirSignature: dir and suffix must be strings');
+  return addon.dirSignature(dir, suffix);
 }
 
 /** pipe2(O_CLOEXEC): [readFd, writeFd]. */

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
+import { waitFor } from './helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const { ServiceDirScanner } = require('../dist/immortaldir/scan.js');
@@ -78,4 +79,45 @@ test('the same content gives the same digest: a rewrite that changes nothing res
   fs.rmSync(path.join(dir, 'web.yml'));
   write('web.yml', 'cmd: sleep 100\n');
   assert.equal(scanner.scan().get('web').hash, before);
+});
+
+test('changed(): false only while no service file came, went or changed since the last scan', () => {
+  write('web.yml', 'cmd: sleep 100\n');
+  write('notes.txt', 'not a service\n');
+  const scanner = new ServiceDirScanner(dir, 0);
+  assert.equal(scanner.changed(), true, 'never scanned');
+  scanner.scan();
+  reads = [];
+  assert.equal(scanner.changed(), false);
+  assert.deepEqual(reads, [], 'changed() reads no file');
+
+  write('notes.txt', 'still not a service\n');
+  write('.hidden.yml', 'cmd: sleep 1\n');
+  fs.mkdirSync(path.join(dir, 'dir.yml'));
+  assert.equal(scanner.changed(), false, 'what is not a service does not count');
+
+  const steps = [
+    ['a new file', () => write('worker.yml', 'cmd: sleep 200\n')],
+    ['a rewrite', () => write('web.yml', 'cmd: sleep 1000\n')],
+    ['a chmod', () => fs.chmodSync(path.join(dir, 'web.yml'), 0o600)],
+    ['a rename over it', () => { write('.new', 'cmd: sleep 3\n'); fs.renameSync(path.join(dir, '.new'), path.join(dir, 'web.yml')); }],
+    ['a removal', () => fs.rmSync(path.join(dir, 'worker.yml'))],
+  ];
+  for (const [what, change] of steps) {
+    change();
+    assert.equal(scanner.changed(), true, what);
+    scanner.scan();
+    assert.equal(scanner.changed(), false, `after ${what}, scanned`);
+  }
+});
+
+test('changed(): a file changed within the racy window counts as changed until it is old enough', async () => {
+  const racyMs = 300;
+  write('web.yml', 'cmd: sleep 100\n');
+  const writtenAt = Date.now();
+  const scanner = new ServiceDirScanner(dir, racyMs);
+  scanner.scan();
+  assert.equal(scanner.changed(), true, 'written just now: its stat cannot vouch for it');
+  await waitFor(() => !scanner.changed(), { timeout: 10000, message: 'unchanged once the file is old enough' });
+  assert.ok(Date.now() - writtenAt >= racyMs, 'not before the window has passed');
 });

@@ -1,5 +1,5 @@
 // reap and the reaper (exit codes, signal names, onChildExit, orphans as subreaper),
-// kill/killpg/alive, signal names, flock, peerCred, pipe and lookupUser.
+// kill/killpg/alive, signal names, flock, peerCred, pipe, lookupUser and dirSignature.
 import test, { after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -414,4 +414,23 @@ describe('lookupUser', () => {
     });
     assert.throws(() => native.lookupUser(3999999), { code: 'ENOUSER', message: /3999999/ });
   });
+});
+
+test('dirSignature: sorted names with their stat, symlinks followed, the newest change; opendir errors named', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'immortal-dirsig-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(dir, 'b.yml'), 'x');
+  fs.writeFileSync(path.join(dir, 'a.yml'), 'yy');
+  fs.symlinkSync(path.join(dir, 'a.yml'), path.join(dir, 'link.yml'));
+  fs.symlinkSync(path.join(dir, 'gone'), path.join(dir, 'dangling.yml'));
+  const { signature, newestChangeMs } = native.dirSignature(dir, '.yml');
+  const lines = signature.split('\n').slice(0, -1).map((line) => line.split('\0'));
+  assert.deepEqual(lines.map(([name]) => name), ['a.yml', 'b.yml', 'link.yml'], 'a dangling link is left out');
+  const a = fs.statSync(path.join(dir, 'a.yml'), { bigint: true });
+  assert.equal(lines[0][1], `${lines[0][1].split(':')[0]}:${a.ino}:2:${a.mtimeNs}:${a.ctimeNs}`);
+  assert.equal(lines[2][1], lines[0][1], 'the link is signed as its target');
+  const newest = Math.max(...['a.yml', 'b.yml'].map((f) => fs.statSync(path.join(dir, f))).flatMap((s) => [s.mtimeMs, s.ctimeMs]));
+  assert.ok(Math.abs(newestChangeMs - newest) < 1, `${newestChangeMs} vs ${newest}`);
+  assert.throws(() => native.dirSignature(path.join(dir, 'missing'), '.yml'), { code: 'ENOENT', syscall: 'opendir', path: path.join(dir, 'missing') });
+  assert.throws(() => native.dirSignature(dir), { name: 'TypeError' });
 });

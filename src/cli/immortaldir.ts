@@ -113,9 +113,12 @@ async function main(argv: string[]): Promise<void> {
   const dirLog = supervisorLogger('immortaldir');
   const table = new ServiceTable({ log: (name, line) => supervisorLogger(name)(line), home: homedir() });
   const scanner = new ServiceDirScanner(dir);
-  const rescan = () => {
+  // SIGHUP and the first scan read everything; the periodic and watch-triggered ones only
+  // what a changed directory signature says may be new.
+  const rescan = (force = false) => {
     try {
-      table.reconcile(scanner.scan());
+      if (force || scanner.changed()) table.reconcile(scanner.scan());
+      else table.retryUnstarted();
     } catch (err) {
       dirLog(`scan of ${dir} failed: ${(err as Error).message}`);
     }
@@ -135,8 +138,8 @@ async function main(argv: string[]): Promise<void> {
   } catch (err) {
     fail((err as Error).message);
   }
-  const watcher = watchServiceDir(dir, rescan, { debounceMs: 50, intervalMs: rescanIntervalMs });
-  rescan();
+  const watcher = watchServiceDir(dir, () => rescan(), { debounceMs: 50, intervalMs: rescanIntervalMs });
+  rescan(true);
   releaseStartupMemoryLater();
 
   let stopping = false;
@@ -149,7 +152,7 @@ async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGTERM', stopAll);
   process.on('SIGINT', stopAll);
-  process.on('SIGHUP', rescan);
+  process.on('SIGHUP', () => rescan(true));
   // External logrotate: reopen every service's log files, as `immortal` does on SIGUSR1.
   process.on('SIGUSR1', () => table.runtimes().forEach(({ runtime }) => runtime.output.reopen()));
   process.on('uncaughtException', (err) => dirLog(`internal error (services keep running): ${err.stack}`));

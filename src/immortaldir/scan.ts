@@ -1,15 +1,17 @@
 // What is in an immortaldir directory right now: every regular `*.yml`, by service name
 // (its basename), with a digest of its content so an unchanged file costs nothing.
 //
-// The directory is scanned every 5 s (watch-dir.ts) for as long as immortaldir runs. A file
-// is read and digested only when its stat changed (inode, size, mtime, ctime): an idle scan
-// of 100 services is 100 stat calls, not 100 reads and digests (which also kept node:crypto
-// and its code mapped in an otherwise idle process). File times can be as coarse as a clock
-// tick, so two writes of the same length within one tick may leave the same stat behind: a
-// file changed less than RACY_MS before a scan is always read (git's "racy clean" rule).
+// The directory is looked at every 5 s (watch-dir.ts) for as long as immortaldir runs. First
+// by changed(): one native call that signs the whole listing (native/dir_signature.cc), so an
+// idle directory costs no object per file. Then, when something changed, by scan(), where a
+// file is read and digested only when its own stat changed (inode, size, mtime, ctime).
+// File times can be as coarse as a clock tick, so two writes of the same length within one
+// tick may leave the same stat behind: a file changed less than RACY_MS ago never counts as
+// unchanged (git's "racy clean" rule).
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { dirSignature } from '../native';
 import { sha256Hex } from '../process/sha256';
 
 export interface ServiceFile {
@@ -30,11 +32,21 @@ interface Seen {
 
 export class ServiceDirScanner {
   private seen = new Map<string, Seen>();
+  /** The directory's signature when the last scan began; undefined before the first. */
+  private scanned: string | undefined;
 
   /** racyMs: tests only (0: trust every stat at once). */
   constructor(private readonly dir: string, private readonly racyMs = RACY_MS) {}
 
+  /** Whether scan() could find anything new: a file came, went or changed, or changed too recently to tell. */
+  changed(): boolean {
+    const { signature, newestChangeMs } = dirSignature(this.dir, '.yml');
+    return signature !== this.scanned || this.racy(newestChangeMs, Date.now());
+  }
+
   scan(): Map<string, ServiceFile> {
+    // Signed before the files are read: a change during the scan shows at the next changed().
+    this.scanned = dirSignature(this.dir, '.yml').signature;
     const found = new Map<string, ServiceFile>();
     const seen = new Map<string, Seen>();
     const now = Date.now();
@@ -46,7 +58,7 @@ export class ServiceDirScanner {
         if (!stat.isFile()) continue;
         const signature = `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}`;
         const known = this.seen.get(file);
-        const settled = this.racyMs <= 0 || now - Math.max(stat.mtimeMs, stat.ctimeMs) > this.racyMs;
+        const settled = !this.racy(Math.max(stat.mtimeMs, stat.ctimeMs), now);
         // latin1: every byte kept as one character, whatever the encoding.
         const hash = settled && known?.signature === signature ? known.hash : sha256Hex(readFileSync(file, 'latin1'));
         seen.set(file, { signature, hash });
@@ -58,5 +70,9 @@ export class ServiceDirScanner {
     }
     this.seen = seen;
     return found;
+  }
+
+  private racy(changedAtMs: number, now: number): boolean {
+    return this.racyMs > 0 && now - changedAtMs <= this.racyMs;
   }
 }

@@ -53,8 +53,14 @@ export class ServiceTable {
       const next = desired.get(name);
       const changed = next?.file.hash !== entry.desired?.file.hash || next?.error !== entry.desired?.error;
       entry.desired = next;
-      if (changed || (next && !next.error && !entry.runtime)) this.enqueue(entry, () => this.converge(entry));
+      if (changed || this.wantsStart(entry)) this.enqueue(entry, () => this.converge(entry));
     }
+  }
+
+  /** Nothing in the directory changed: a service that should run and does not is tried again. */
+  retryUnstarted(): void {
+    if (this.closing) return;
+    for (const entry of this.entries.values()) if (this.wantsStart(entry)) this.enqueue(entry, () => this.converge(entry));
   }
 
   /** `require:` inside the directory: the names whose service is not running yet. */
@@ -79,6 +85,10 @@ export class ServiceTable {
         return this.enqueue(entry, () => this.stopRuntime(entry, 'shutdown'));
       }));
     }
+  }
+
+  private wantsStart(entry: Entry): boolean {
+    return entry.desired !== undefined && !entry.desired.error && !entry.runtime;
   }
 
   /** Names and runtimes, for listing and metrics. */
