@@ -1,6 +1,6 @@
 // Where a service's stdout and stderr go. Without log:/stderr:/logger: the service writes
 // straight to the supervisor's own stdout/stderr (no pipe, no copy); otherwise the log
-// writer owns pipes whose write ends are handed to every start of the service.
+// streams (stream.ts) own pipes whose write ends are handed to every start of the service.
 
 import type { Config } from '../config/config';
 import { minRestartMs } from '../supervise/restart-rule';
