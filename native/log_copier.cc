@@ -80,7 +80,7 @@ struct CopierOptions {
 class CopierState : public std::enable_shared_from_this<CopierState> {
  public:
   CopierState(const CopierOptions& options, std::unique_ptr<LogFile> file)
-      : options_(options), file_(std::move(file)), cutter_(options.lineCap), readBuffer_(kReadBytes) {}
+      : options_(options), file_(std::move(file)), cutter_(options.lineCap), readBuffer_(new char[kReadBytes]) {}
 
   ~CopierState() { CloseFds(); }
 
@@ -140,10 +140,10 @@ class CopierState : public std::enable_shared_from_this<CopierState> {
       std::lock_guard<std::mutex> lock(mutex_);
       if (inputDone_ || closing_ || abandoned_) return;
       for (size_t total = 0; total < kEndOfRunMaxBytes;) {
-        const ssize_t n = read(readFd_, readBuffer_.data(), readBuffer_.size());
+        const ssize_t n = read(readFd_, readBuffer_.get(), kReadBytes);
         if (n <= 0) break;  // EAGAIN: the pipe is empty
         total += static_cast<size_t>(n);
-        Feed(readBuffer_.data(), static_cast<size_t>(n));
+        Feed(readBuffer_.get(), static_cast<size_t>(n));
       }
       FlushUnfinishedLine();
       WakeLocked();
@@ -402,10 +402,10 @@ class CopierState : public std::enable_shared_from_this<CopierState> {
   }
 
   void ReadOnce() {
-    const ssize_t n = read(readFd_, readBuffer_.data(), readBuffer_.size());
+    const ssize_t n = read(readFd_, readBuffer_.get(), kReadBytes);
     if (n > 0) {
       lastActivity_ = MonotonicMs();
-      Feed(readBuffer_.data(), static_cast<size_t>(n));
+      Feed(readBuffer_.get(), static_cast<size_t>(n));
     } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
       // End of input, or a read error on our own pipe (which cannot really happen): the end.
       inputDone_ = true;
@@ -502,7 +502,9 @@ class CopierState : public std::enable_shared_from_this<CopierState> {
 
   std::mutex mutex_;
   LineCutter cutter_;
-  std::vector<char> readBuffer_;  // read into under the lock, by either thread
+  // Read into under the lock, by either thread. Not zero-filled: its pages become resident
+  // only when a read first fills them (a quiet stream costs none).
+  std::unique_ptr<char[]> readBuffer_;
   char prefix_[kTimestampBytes] = {};
   std::string pending_;           // whole lines for the file
   std::string inflight_;          // the batch being written (thread: read without the lock)
