@@ -34,6 +34,8 @@ export class ServiceDirScanner {
   private seen = new Map<string, Seen>();
   /** The directory's signature when the last scan began; undefined before the first. */
   private scanned: string | undefined;
+  /** The signature changed() took, for the scan() that follows it. */
+  private latest: string | undefined;
 
   /** racyMs: tests only (0: trust every stat at once). */
   constructor(private readonly dir: string, private readonly racyMs = RACY_MS) {}
@@ -41,12 +43,15 @@ export class ServiceDirScanner {
   /** Whether scan() could find anything new: a file came, went or changed, or changed too recently to tell. */
   changed(): boolean {
     const { signature, newestChangeMs } = dirSignature(this.dir, '.yml');
+    this.latest = signature;
     return signature !== this.scanned || this.racy(newestChangeMs, Date.now());
   }
 
   scan(): Map<string, ServiceFile> {
-    // Signed before the files are read: a change during the scan shows at the next changed().
-    this.scanned = dirSignature(this.dir, '.yml').signature;
+    // Signed before the files are read (an older signature only makes the next changed()
+    // true once more): a change during the scan shows at the next changed().
+    this.scanned = this.latest ?? dirSignature(this.dir, '.yml').signature;
+    this.latest = undefined;
     const found = new Map<string, ServiceFile>();
     const seen = new Map<string, Seen>();
     const now = Date.now();
