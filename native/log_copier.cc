@@ -173,8 +173,7 @@ class CopierState : public std::enable_shared_from_this<CopierState> {
     if (finished_ || abandoned_) return;
     abandoned_ = true;
     if (file_ != nullptr) {
-      Drop(CountLines(inflight_.data() + inflightOffset_, inflight_.size() - inflightOffset_) +
-           CountLines(pending_.data(), pending_.size()) + (cutter_.heldBytes() > 0 ? 1 : 0));
+      Drop(QueuedLines() + (cutter_.heldBytes() > 0 ? 1 : 0));
     }
     pending_.clear();
     WakeLocked();
@@ -238,8 +237,7 @@ class CopierState : public std::enable_shared_from_this<CopierState> {
     }
     // Still queued here only when the file is failing: those lines are lost, and counted.
     if (!abandoned_ && file_ != nullptr) {
-      Drop(CountLines(inflight_.data() + inflightOffset_, inflight_.size() - inflightOffset_) +
-           CountLines(pending_.data(), pending_.size()));
+      Drop(QueuedLines());
     }
     finished_ = true;
     CloseFds();
@@ -276,6 +274,12 @@ class CopierState : public std::enable_shared_from_this<CopierState> {
   }
 
   bool AgeDue(int64_t now) const { return options_.ageMs > 0 && now - file_->bornAt() >= options_.ageMs; }
+
+  // Lines queued for the file and not written yet: what a failure or an abandon loses.
+  size_t QueuedLines() const {
+    return CountLines(inflight_.data() + inflightOffset_, inflight_.size() - inflightOffset_) +
+           CountLines(pending_.data(), pending_.size());
+  }
 
   bool HasBytesToWrite() const { return inflightOffset_ < inflight_.size() || !pending_.empty(); }
 
@@ -353,8 +357,7 @@ class CopierState : public std::enable_shared_from_this<CopierState> {
   // Drops what is queued, reports once per failure, and tries again after retryMs.
   void Fail(int err, const char* syscall, const std::string& path) {
     if (!hasError_) droppedSinceError_ = 0;
-    Drop(CountLines(inflight_.data() + inflightOffset_, inflight_.size() - inflightOffset_) +
-         CountLines(pending_.data(), pending_.size()));
+    Drop(QueuedLines());
     inflight_.clear();
     inflightOffset_ = 0;
     pending_.clear();

@@ -1,7 +1,7 @@
 // Lines waiting for the logger, kept in 64 KiB pages that are recycled through one pool shared
-// by every queue in the process. Copying a read into a recycled page costs far less than a
-// fresh allocation per read (page faults and garbage collection were most of the supervisor's
-// CPU when it moved a service's output), and the read buffer itself can then be reused.
+// by every queue in the process. Copying each block of lines into a recycled page costs far
+// less than keeping a fresh allocation per block (page faults and garbage collection were
+// most of the supervisor's CPU when it moved a service's output).
 
 const PAGE_BYTES = 64 * 1024;
 /** Pages kept for reuse, for all queues together (4 MiB); beyond that they go to the GC. */
@@ -116,8 +116,7 @@ export class ByteQueue {
     for (const page of this.pages) {
       if (left <= 0) break;
       const length = Math.min(page.end - page.start, left);
-      const view = page.buf.subarray(page.start, page.start + length);
-      for (let at = view.indexOf(NEWLINE); at !== -1; at = view.indexOf(NEWLINE, at + 1)) count++;
+      count += countLines(page.buf.subarray(page.start, page.start + length));
       left -= length;
     }
     return count;
