@@ -1,7 +1,7 @@
 // Helpers for the black-box tests of the `immortal` CLI (test/immortal-*.test.mjs).
 // Everything goes through the real program, `node dist/cli/immortal.js`.
 //
-//   sandbox(t, {restartMs})     temp dir with its own HOME and IMMORTAL_SDIR; every process
+//   sandbox(t, {restartMs, spawnClock})  temp dir with its own HOME and IMMORTAL_SDIR; every process
 //                               started from it carries a marker in its environment, and
 //                               t.after kills whatever is still running and FAILS the test
 //                               (t may be undefined: then call box.cleanup() yourself)
@@ -40,6 +40,8 @@ export const EXAMPLE_DIR = fileURLToPath(new URL('../example/', import.meta.url)
 export const FIXTURE_DIR = fileURLToPath(new URL('./fixtures/', import.meta.url));
 /** Test-only preload that shortens the 1 s rule to IMMORTAL_TEST_RESTART_MS (restart-rule.ts). */
 export const RESTART_RULE_PRELOAD = fileURLToPath(new URL('./fixtures/restart-rule-preload.cjs', import.meta.url));
+/** Test-only preload that records when each spawn was entered and returned (box.spawnClock()). */
+const SPAWN_CLOCK_PRELOAD = fileURLToPath(new URL('./fixtures/spawn-clock-preload.cjs', import.meta.url));
 
 /** Default deadline of every wait: long, because the CPUs are shared with other suites. */
 export const DEADLINE_MS = 15000;
@@ -52,21 +54,27 @@ const liveRuns = new Set();
  * A fresh sandbox for one test. `restartMs` shortens the 1 s rule (only for tests that are not
  * about it): the CLIs then run as `node --require restart-rule-preload.cjs …` with
  * IMMORTAL_TEST_RESTART_MS set, which only that preload reads (box.nodeArgs holds the node
- * options, for harnesses that spawn a CLI themselves). Without `t` (benchmarks), call
- * box.cleanup() at the end.
+ * options, for harnesses that spawn a CLI themselves). `spawnClock` loads a preload that
+ * records the supervisor's spawns on its own clock: box.spawnClock() reads them. Without `t`
+ * (benchmarks), call box.cleanup() at the end.
  */
-export function sandbox(t, { restartMs } = {}) {
+export function sandbox(t, { restartMs, spawnClock = false } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'immortal-cli-'));
   const home = path.join(dir, 'home');
   const sdir = path.join(dir, 'sdir');
   fs.mkdirSync(home);
   fs.mkdirSync(sdir);
   const env = { ...process.env, HOME: home, IMMORTAL_SDIR: sdir, [MARKER]: dir };
-  for (const name of ['IMMORTAL_EXIT', 'IMMORTAL_TEST_RESTART_MS', 'IMMORTAL_DAEMON_NOTIFY_FD', 'NODE_TEST_CONTEXT', 'NODE_OPTIONS']) {
+  for (const name of ['IMMORTAL_EXIT', 'IMMORTAL_TEST_RESTART_MS', 'IMMORTAL_TEST_SPAWN_CLOCK', 'IMMORTAL_DAEMON_NOTIFY_FD', 'NODE_TEST_CONTEXT', 'NODE_OPTIONS']) {
     delete env[name];
   }
   if (restartMs !== undefined) env.IMMORTAL_TEST_RESTART_MS = String(restartMs);
   const nodeArgs = restartMs !== undefined ? ['--require', RESTART_RULE_PRELOAD] : [];
+  const spawnClockFile = path.join(dir, 'spawn-clock');
+  if (spawnClock) {
+    env.IMMORTAL_TEST_SPAWN_CLOCK = spawnClockFile;
+    nodeArgs.push('--require', SPAWN_CLOCK_PRELOAD);
+  }
   const runs = [];
   const extraCleanups = [];
   const createdTicks = uptimeTicks();
@@ -76,8 +84,18 @@ export function sandbox(t, { restartMs } = {}) {
     home,
     sdir,
     env,
-    /** Options for node before a CLI's script (the restart-rule preload, or none). */
+    /** Options for node before a CLI's script (the test preloads, or none). */
     nodeArgs,
+    /**
+     * With `spawnClock`: the supervisor's spawns of `argv0`, in order, as
+     * {calledMs, returnedMs} on its performance.now() clock (one process: use -n).
+     */
+    spawnClock(argv0) {
+      const text = fs.existsSync(spawnClockFile) ? fs.readFileSync(spawnClockFile, 'utf8') : '';
+      return text.split('\n').filter(Boolean).map((line) => line.split(' '))
+        .filter(([name]) => name === argv0)
+        .map(([, called, returned]) => ({ calledMs: Number(called), returnedMs: Number(returned) }));
+    },
     /** A path inside the sandbox. */
     path: (...parts) => path.join(dir, ...parts),
     /** The socket of a supervisor started with `-ctl <name>` (relative). */
