@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { ServiceTable } from '../immortaldir/service-table';
 import { ServiceDirScanner } from '../immortaldir/scan';
+import { readServiceFiles } from '../immortaldir/config-reader';
 import { watchServiceDir } from '../immortaldir/watch-dir';
 import { parseHttpAddress, type HttpAddress } from '../dashboard/address';
 import { readTokenFile } from '../dashboard/access';
@@ -111,16 +112,18 @@ async function main(argv: string[]): Promise<void> {
 
   setSubreaper(); // daemonizing services stay ours to reap
   const dirLog = supervisorLogger('immortaldir');
-  const table = new ServiceTable({ log: (name, line) => supervisorLogger(name)(line), home: homedir() });
+  const context = { pid: process.pid, home: homedir(), uid: process.getuid!() };
+  const table = new ServiceTable({ log: (name, line) => supervisorLogger(name)(line), read: (files, cancel) => readServiceFiles(files, context, cancel) });
   const scanner = new ServiceDirScanner(dir);
+  const scanFailed = (err: Error) => dirLog(`scan of ${dir} failed: ${err.message}`);
   // SIGHUP and the first scan read everything; the periodic and watch-triggered ones only
-  // what a changed directory signature says may be new.
+  // what a changed directory signature says may be new (or what the reader failed to read).
   const rescan = (force = false) => {
     try {
-      if (force || scanner.changed()) table.reconcile(scanner.scan());
+      if (force || table.rereadWanted() || scanner.changed()) table.reconcile(scanner.scan()).catch(scanFailed);
       else table.retryUnstarted();
     } catch (err) {
-      dirLog(`scan of ${dir} failed: ${(err as Error).message}`);
+      scanFailed(err as Error);
     }
   };
   let socketGid: number | undefined;

@@ -3,19 +3,21 @@
 // stop of one service (stop_timeout) never holds up the others.
 
 import type { Config } from '../config/config';
-import { ConfigError, loadServiceFile } from '../config/config';
 import { openServiceRuntime, type ServiceRuntime } from '../supervise/runtime';
 import type { ServiceControl } from '../supervise/service';
 import type { FinishReason } from '../supervise/supervisor';
 import type { ListedService } from '../dashboard/source';
 import { requireErrors, stopWaves, type RequireGraph } from './require-graph';
 import type { ServiceFile } from './scan';
+import type { ReadRequest, ReadResult } from './config-reader';
 
 interface Desired {
   file: ServiceFile;
   config?: Config;
   /** Why this file cannot run: bad YAML, unknown require… (logged once per content). */
   error?: string;
+  /** The reader itself failed (config-reader.ts): the error is not the file's, read it again. */
+  unread?: boolean;
 }
 
 interface Entry {
@@ -33,7 +35,11 @@ interface Entry {
 
 export interface ServiceTableOptions {
   log: (service: string, line: string) => void;
-  home: string;
+  /**
+   * Reads and checks run.yml files (config-reader.ts); `failed`: the reader itself did not
+   * work. `cancel` aborts at shutdown; the promise still settles.
+   */
+  read: (files: ReadRequest[], cancel: AbortSignal) => Promise<{ results: Map<string, ReadResult>; failed: boolean }>;
 }
 
 type StopHow = 'halt' | 'abandon' | 'shutdown';
@@ -41,13 +47,40 @@ type StopHow = 'halt' | 'abandon' | 'shutdown';
 export class ServiceTable {
   private readonly entries = new Map<string, Entry>();
   private closing = false;
+  /** The latest scan's files, not yet reconciled. */
+  private pendingFiles?: Map<string, ServiceFile>;
+  /** Set while a reconcile runs: scans arriving meanwhile wait and only the latest counts. */
+  private reconciling?: Promise<void>;
+  /** Aborts a read in progress when shutdown begins. */
+  private readonly stopReading = new AbortController();
 
   constructor(private readonly opts: ServiceTableOptions) {}
 
-  /** Brings every service in line with the files found by a scan. */
-  reconcile(files: Map<string, ServiceFile>): void {
+  /**
+   * Brings every service in line with the files found by a scan; resolves once done. Reading
+   * the files is asynchronous (another process): scans in the meantime are coalesced.
+   */
+  reconcile(files: Map<string, ServiceFile>): Promise<void> {
+    this.pendingFiles = files;
+    this.reconciling ??= this.reconcilePending().finally(() => { this.reconciling = undefined; });
+    return this.reconciling;
+  }
+
+  /** Whether a file could not be read because the reader failed: an unchanged directory must be read again. */
+  rereadWanted(): boolean {
+    return [...this.entries.values()].some((entry) => entry.desired?.unread);
+  }
+
+  private async reconcilePending(): Promise<void> {
+    for (let files = this.pendingFiles; files !== undefined && !this.closing; files = this.pendingFiles) {
+      this.pendingFiles = undefined;
+      await this.apply(files);
+    }
+  }
+
+  private async apply(files: Map<string, ServiceFile>): Promise<void> {
+    const desired = await this.loadDesired(files);
     if (this.closing) return;
-    const desired = this.loadDesired(files);
     for (const name of new Set([...this.entries.keys(), ...desired.keys()])) {
       const entry = this.entryFor(name);
       const next = desired.get(name);
@@ -74,6 +107,9 @@ export class ServiceTable {
   /** Stops every service, dependents before what they require; resolves when all are gone. */
   async shutdown(): Promise<void> {
     this.closing = true;
+    // A read in progress is killed and waited for: its process must not outlive us.
+    this.stopReading.abort();
+    await this.reconciling?.catch(() => undefined);
     const graph: RequireGraph = new Map();
     for (const entry of this.entries.values()) {
       graph.set(entry.name, (entry.desired?.config?.require ?? []).filter((r) => this.entries.has(r)));
@@ -190,16 +226,21 @@ export class ServiceTable {
 
   // ── helpers ───────────────────────────────────────────────────────────────────────────
 
-  private loadDesired(files: Map<string, ServiceFile>): Map<string, Desired> {
+  private async loadDesired(files: Map<string, ServiceFile>): Promise<Map<string, Desired>> {
     const desired = new Map<string, Desired>();
+    const toRead: ServiceFile[] = [];
     for (const [name, file] of files) {
       const known = this.entries.get(name)?.desired;
       // Unchanged content: keep the parsed config (and its error) instead of re-reading.
-      if (known && known.file.hash === file.hash && known.error?.startsWith('require:') !== true) {
+      if (known && known.file.hash === file.hash && known.error?.startsWith('require:') !== true && !known.unread) {
         desired.set(name, known);
         continue;
       }
-      desired.set(name, this.load(name, file));
+      toRead.push(file);
+    }
+    if (toRead.length > 0) {
+      const { results, failed } = await this.opts.read(toRead, this.stopReading.signal);
+      for (const file of toRead) desired.set(file.name, { file, ...results.get(file.name)!, unread: failed || undefined });
     }
     const graph: RequireGraph = new Map();
     // A file that does not load is still a known name: its old service may be running, and
@@ -207,16 +248,6 @@ export class ServiceTable {
     for (const [name, d] of desired) graph.set(name, d.config?.require ?? []);
     for (const [name, error] of requireErrors(graph)) desired.set(name, { ...desired.get(name)!, error });
     return desired;
-  }
-
-  private load(name: string, file: ServiceFile): Desired {
-    try {
-      const config = loadServiceFile(file.file, { ctl: name }, process.env, { pid: process.pid, home: this.opts.home, uid: process.getuid!() });
-      return { file, config };
-    } catch (err) {
-      const message = err instanceof ConfigError ? err.message : `${file.file}: ${(err as Error).message}`;
-      return { file, error: message };
-    }
   }
 
   private logErrorOnce(entry: Entry, error: string): void {
