@@ -297,15 +297,15 @@ class CopierState : public std::enable_shared_from_this<CopierState> {
 
   void Rotate(std::unique_lock<std::mutex>& lock) {
     lock.unlock();
-    file_->Close();
     // keep is at least 1 (num: 0 with size/age still keeps one rotated file).
-    const int renameErr = file_->ShiftRotated(options_.keep);
-    const char* syscall = "open";
-    const int openErr = file_->Open(RealtimeMs(), &syscall);
+    const RotateResult rotated = file_->Rotate(options_.keep, RealtimeMs());
     lock.lock();
     if (abandoned_) return;
-    if (renameErr != 0) Report("log " + options_.file + ": rotation failed, writing on: " + ErrnoMessage(renameErr, "rename"));
-    if (openErr != 0) Fail(openErr, syscall, file_->path());
+    if (rotated.rotateErr != 0) {
+      Report("log " + options_.file + ": rotation failed, writing on: " + ErrnoMessage(rotated.rotateErr, rotated.rotateSyscall));
+      file_->restartAge(RealtimeMs());  // an age rotation is tried again one age later, not at once
+    }
+    if (rotated.openErr != 0) Fail(rotated.openErr, rotated.openSyscall, file_->path());
   }
 
   // Whole lines from the head of the queue, as many as fit under the size limit, written

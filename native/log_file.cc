@@ -48,17 +48,22 @@ int RenameIfExists(const std::string& from, const std::string& to) {
 
 }  // namespace
 
+int LogFile::Own(int fd, const char** syscall) const {
+  if (fchmod(fd, kLogMode) < 0 || (uid_ >= 0 && fchown(fd, uid_, gid_) < 0)) {
+    *syscall = uid_ >= 0 ? "fchown" : "fchmod";
+    return errno;
+  }
+  return 0;
+}
+
 int LogFile::Open(int64_t nowMs, const char** syscall) {
   Close();
   bool created = true;
   int fd = open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, kLogMode);
   if (fd >= 0) {
-    // The promised mode whatever the umask, and the owner, or no file to write to.
-    if (fchmod(fd, kLogMode) < 0 || (uid_ >= 0 && fchown(fd, uid_, gid_) < 0)) {
-      const int err = errno;
+    if (const int err = Own(fd, syscall); err != 0) {
       close(fd);
-      *syscall = uid_ >= 0 ? "fchown" : "fchmod";
-      return err;
+      return err;  // no file to write to rather than one with the wrong owner
     }
   } else if (errno == EEXIST) {
     created = false;
@@ -68,13 +73,17 @@ int LogFile::Open(int64_t nowMs, const char** syscall) {
     *syscall = "open";
     return errno;
   }
+  Adopt(fd, created, nowMs);
+  return 0;
+}
+
+void LogFile::Adopt(int fd, bool created, int64_t nowMs) {
   const FileFacts facts = Facts(fd);
   fd_ = fd;
   size_ = facts.regular ? facts.size : 0;
   endsMidLine_ = false;
   needNewline_ = false;
   bornAt_ = created || !facts.regular || facts.birthMs == 0 ? nowMs : facts.birthMs;
-  return 0;
 }
 
 void LogFile::Close() {
@@ -84,12 +93,63 @@ void LogFile::Close() {
   fd_ = -1;
 }
 
-int LogFile::ShiftRotated(int keep) {
+int LogFile::CreateOver(int64_t nowMs, const char** syscall) {
+  const std::string fresh = path_ + ".new";
+  // A path.new left by a crash in the middle of a rotation is ours: truncated and reused.
+  const int fd = open(fresh.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC, kLogMode);
+  if (fd < 0) {
+    *syscall = "open";
+    return errno;
+  }
+  int err = Own(fd, syscall);
+  if (err == 0 && rename(fresh.c_str(), path_.c_str()) != 0) {
+    err = errno;
+    *syscall = "rename";
+  }
+  if (err != 0) {
+    close(fd);
+    unlink(fresh.c_str());
+    return err;
+  }
+  Adopt(fd, true, nowMs);
+  return 0;
+}
+
+RotateResult LogFile::Rotate(int keep, int64_t nowMs) {
+  Close();
+  RotateResult result;
+  // The rotation failed: the old file takes the lines again.
+  auto writeOn = [&](int err, const char* syscall) {
+    result.rotateErr = err;
+    result.rotateSyscall = syscall;
+    result.openErr = Open(nowMs, &result.openSyscall);
+    return result;
+  };
   for (int i = keep - 1; i >= 1; i--) {
     const int err = RenameIfExists(path_ + "." + std::to_string(i), path_ + "." + std::to_string(i + 1));
-    if (err != 0) return err;
+    if (err != 0) return writeOn(err, "rename");
   }
-  return RenameIfExists(path_, path_ + ".1");
+  const std::string first = path_ + ".1";
+  const std::string linking = first + ".link";
+  unlink(linking.c_str());  // left by a crash in the middle of a rotation
+  if (link(path_.c_str(), linking.c_str()) == 0) {
+    // rename, not link, onto path.1: with num 1 an old path.1 is still there to replace.
+    if (rename(linking.c_str(), first.c_str()) != 0) {
+      const int err = errno;
+      unlink(linking.c_str());
+      return writeOn(err, "rename");
+    }
+    const char* syscall = "open";
+    const int err = CreateOver(nowMs, &syscall);
+    // path and path.1 are the same file until a new one is in place: write on there.
+    return err == 0 ? result : writeOn(err, syscall);
+  }
+  if (errno != ENOENT) {  // ENOENT: path was removed by hand, there is nothing to keep
+    const int err = RenameIfExists(path_, first);
+    if (err != 0) return writeOn(err, "rename");
+  }
+  result.openErr = Open(nowMs, &result.openSyscall);
+  return result;
 }
 
 WriteResult LogFile::Write(const char* data, size_t length) {

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { sandbox, waitFor, waitForFile, waitForStatus, request, fileLines, FIXTURE_DIR } from './cli-helpers.mjs';
+import { asUser, sandbox, waitFor, waitForFile, waitForStatus, request, fileLines, FIXTURE_DIR } from './cli-helpers.mjs';
 import { createUser, removeUser } from './helpers.mjs';
 
 const FIXTURE = path.join(FIXTURE_DIR, 'log-lines.mjs');
@@ -133,3 +133,46 @@ test('-u: the log file is created 0640 and owned by the service user', { skip: p
   assert.equal(stat.uid, uid);
   assert.equal(stat.mode & 0o777, 0o640);
 });
+
+const nobody = process.getuid() === 0 ? asUser(65534, 65534) : null;
+const protectedHardlinks = (() => {
+  try {
+    return fs.readFileSync('/proc/sys/fs/protected_hardlinks', 'utf8').trim() === '1';
+  } catch {
+    return false;
+  }
+})();
+
+test('where app.log cannot be linked, a rotation renames it instead (svlogd\'s way) and loses no line',
+  { skip: !nobody ? 'needs root and setpriv (to run as nobody)' : !protectedHardlinks && 'needs fs.protected_hardlinks = 1 (to refuse the link)' },
+  async (t) => {
+    const box = sandbox(t);
+    // nobody must reach its HOME, IMMORTAL_SDIR and the generator.
+    fs.chmodSync(box.dir, 0o755);
+    fs.chmodSync(box.home, 0o777);
+    fs.chmodSync(box.sdir, 0o777);
+    const gen = box.write('gen.sh', '#!/bin/sh\ni=1\nwhile [ $i -le 20000 ]; do echo "out $i"; i=$((i+1)); done\n', 0o755);
+    const logDir = box.path('logs');
+    fs.mkdirSync(logDir);
+    fs.chownSync(logDir, 65534, 65534);
+    // root's file, writable by others but not readable: nobody may append to it and rename it
+    // (its directory is nobody's), not link it (fs.protected_hardlinks).
+    const log = path.join(logDir, 'app.log');
+    fs.writeFileSync(log, '');
+    fs.chmodSync(log, 0o622);
+    const yml = box.write('run.yml', `cmd: ${gen}\nlog:\n  file: ${log}\n  size: 0.01\n  num: 100\n`);
+    // IMMORTAL_EXIT: with -c, only then does immortal exit once its retries are used up.
+    const result = await box.run(['-n', '-r', '0', '-ctl', 'nolink', '-c', yml], { wrap: nobody, env: { IMMORTAL_EXIT: '1' } });
+    assert.equal(result.code, 0, result.stderr);
+    assert.doesNotMatch(result.stderr, /rotation failed|cannot/, 'no rotation failed');
+
+    const names = fs.readdirSync(logDir);
+    assert.deepEqual(names.filter((name) => !/^app\.log(\.\d+)?$/.test(name)), [], 'no temporary name left');
+    const rotated = names.filter((name) => name !== 'app.log').map((name) => Number(name.slice('app.log.'.length))).sort((a, b) => b - a);
+    assert.ok(rotated.length >= 10, `rotated ${rotated.length} times`);
+    const files = [...rotated.map((n) => `${log}.${n}`), log];
+    // The first rotation renamed root's file (the link was refused); later ones linked nobody's.
+    assert.equal(fs.statSync(files[0]).uid, 0, 'the oldest file is root\'s original, renamed');
+    assert.ok(files.slice(1).every((file) => fs.statSync(file).uid === 65534), 'every later file is nobody\'s');
+    assertNumbered(files.flatMap((file) => fileLines(file)), 1, 20000);
+  });

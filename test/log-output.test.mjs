@@ -68,6 +68,40 @@ test('200 000 numbered lines over two starts and many size rotations: none missi
   assert.equal(output.lastError(), undefined);
 });
 
+test('a rotation never leaves app.log missing, and no temporary name behind', async (t) => {
+  // svlogd's `current` is missing between its rename and the new open; ours is not: app.log.1
+  // is linked to it first, then a new file is renamed over it (native/log_file.cc).
+  const dir = tmpdir(t);
+  const file = path.join(dir, 'app.log');
+  const output = open(config(dir, { log: { file: 'app.log', size: 0.01, num: 3 } }));
+  const child = runChild(output, [300000]);
+  // A tight loop of stat() on the name while the copier thread rotates it hundreds of times a
+  // second (blocking this event loop does not slow the copy: it has a thread of its own).
+  let looks = 0;
+  let missing = 0;
+  let rotations = 0;
+  let inode;
+  const until = Date.now() + 30000;
+  while (rotations < 100 && Date.now() < until) {
+    looks++;
+    try {
+      const { ino } = fs.statSync(file);
+      if (inode !== undefined && ino !== inode) rotations++;
+      inode = ino;
+    } catch (err) {
+      if (err.code !== 'ENOENT') throw err;
+      missing++;
+    }
+  }
+  await child.exited;
+  await close(output);
+  assert.ok(rotations >= 100, `${rotations} rotations seen in ${looks} looks`);
+  assert.equal(missing, 0, `app.log missing at ${missing} of ${looks} looks, over ${rotations} rotations`);
+  assert.deepEqual(fs.readdirSync(dir).filter((name) => !/^app\.log(\.[123])?$/.test(name)), [], 'only app.log and its rotated files');
+  assert.notEqual(fs.statSync(file).ino, fs.statSync(`${file}.1`).ino, 'app.log.1 is the old file, app.log a new one');
+  assert.equal(output.lastError(), undefined);
+});
+
 test('num: only the newest rotated files are kept; the oldest are dropped whole', async (t) => {
   const dir = tmpdir(t);
   const output = open(config(dir, { log: { file: 'app.log', size: 0.01, num: 2 } }));
