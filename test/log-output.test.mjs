@@ -4,10 +4,12 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { waitFor, tmpdir, procStatus } from './helpers.mjs';
 import { close, openOutput, runChild, spawnOnOutput } from './fixtures/log-harness.mjs';
 
@@ -74,27 +76,33 @@ test('a rotation never leaves app.log missing, and no temporary name behind', as
   const dir = tmpdir(t);
   const file = path.join(dir, 'app.log');
   const output = open(config(dir, { log: { file: 'app.log', size: 0.01, num: 3 } }));
-  const child = runChild(output, [300000]);
-  // A tight loop of stat() on the name while the copier thread rotates it hundreds of times a
-  // second (blocking this event loop does not slow the copy: it has a thread of its own).
-  let looks = 0;
-  let missing = 0;
-  let rotations = 0;
-  let inode;
-  const until = Date.now() + 30000;
-  while (rotations < 100 && Date.now() < until) {
-    looks++;
-    try {
-      const { ino } = fs.statSync(file);
-      if (inode !== undefined && ino !== inode) rotations++;
-      inode = ino;
-    } catch (err) {
-      if (err.code !== 'ENOENT') throw err;
-      missing++;
+  // A tight loop of stat() on the name, in a thread of its own (this event loop must stay
+  // free: the copier hands lines to it and pauses the pipe when they pile up), from before
+  // the first line until the writer is done, while the copier rotates the file hundreds of
+  // times a second.
+  const done = new Int32Array(new SharedArrayBuffer(4));
+  const watcher = new Worker(`
+    const fs = require('node:fs');
+    const { parentPort, workerData: { file, done } } = require('node:worker_threads');
+    let looks = 0, missing = 0, rotations = 0, inode;
+    parentPort.postMessage('looking');
+    while (Atomics.load(done, 0) === 0) {
+      looks++;
+      try {
+        const { ino } = fs.statSync(file);
+        if (inode !== undefined && ino !== inode) rotations++;
+        inode = ino;
+      } catch (err) {
+        if (err.code !== 'ENOENT') throw err;
+        missing++;
+      }
     }
-  }
-  await child.exited;
+    parentPort.postMessage({ looks, missing, rotations });`, { eval: true, workerData: { file, done } });
+  await once(watcher, 'message');
+  await runChild(output, [1000000]).exited;
   await close(output);
+  Atomics.store(done, 0, 1);
+  const [{ looks, missing, rotations }] = await once(watcher, 'message');
   assert.ok(rotations >= 100, `${rotations} rotations seen in ${looks} looks`);
   assert.equal(missing, 0, `app.log missing at ${missing} of ${looks} looks, over ${rotations} rotations`);
   assert.deepEqual(fs.readdirSync(dir).filter((name) => !/^app\.log(\.[123])?$/.test(name)), [], 'only app.log and its rotated files');
