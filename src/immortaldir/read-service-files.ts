@@ -4,14 +4,14 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ConfigError, loadServiceFile } from '../config/config';
-import { encodeConfig } from '../supervise/config-handover';
+import { survivesJson } from '../supervise/config-handover';
 import type { ReaderInput, ReadResult } from './config-reader';
 
 function read(name: string, file: string, context: ReaderInput['context']): ReadResult {
   try {
     const config = loadServiceFile(file, { ctl: name }, process.env, context);
     // Every Config field is plain data today; a future one that is not must fail loudly here.
-    if (encodeConfig(config) === undefined) return { error: `${file}: internal error: the checked config does not survive JSON` };
+    if (!survivesJson(config)) return { error: `${file}: internal error: the checked config does not survive JSON` };
     return { config };
   } catch (err) {
     return { error: err instanceof ConfigError ? err.message : `${file}: ${(err as Error).message}` };

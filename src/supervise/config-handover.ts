@@ -16,8 +16,11 @@ export function encodeConfig(config: Config): string | undefined {
   return survivesJson(config) ? JSON.stringify(config) : undefined;
 }
 
-/** Plain objects, arrays, strings, finite numbers, booleans, null; undefined as a field (dropped, reads back the same). */
-function survivesJson(value: unknown): boolean {
+/**
+ * Whether JSON gives value back the same: plain objects, arrays, strings, finite numbers,
+ * booleans, null; undefined as a field (dropped, reads back the same).
+ */
+export function survivesJson(value: unknown): boolean {
   switch (typeof value) {
     case 'string':
     case 'boolean':
