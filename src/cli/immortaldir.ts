@@ -141,10 +141,8 @@ async function main(argv: string[]): Promise<void> {
   } catch (err) {
     fail((err as Error).message);
   }
-  const watcher = watchServiceDir(dir, () => rescan(), { debounceMs: 50, intervalMs: rescanIntervalMs });
-  rescan(true);
-  releaseStartupMemoryLater();
-
+  // Every handler is in place before the first scan starts anything (the run.yml reader is
+  // spawned within it): a SIGTERM at any moment from here on stops what was started.
   let stopping = false;
   const stopAll = () => {
     if (stopping) return;
@@ -159,6 +157,9 @@ async function main(argv: string[]): Promise<void> {
   // External logrotate: reopen every service's log files, as `immortal` does on SIGUSR1.
   process.on('SIGUSR1', () => table.runtimes().forEach(({ runtime }) => runtime.output.reopen()));
   process.on('uncaughtException', (err) => dirLog(`internal error (services keep running): ${err.stack}`));
+  const watcher = watchServiceDir(dir, () => rescan(), { debounceMs: 50, intervalMs: rescanIntervalMs });
+  rescan(true);
+  releaseStartupMemoryLater();
 }
 
 function fail(message: string): never {
