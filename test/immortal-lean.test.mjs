@@ -49,13 +49,18 @@ describe('the lean supervising process', { concurrency: true }, () => {
     const runYml = box.write('run.yml', `cmd: sleep 3713\nlog:\n  file: ${box.path('out.log')}\n`);
     // Node's module trace; -n keeps the pid across the re-exec, so the supervising process's
     // share of it starts where it loads supervise-entry.js.
-    const run = box.start(['-n', '-ctl', 'leanmods', '-c', runYml], { env: { NODE_DEBUG: 'module' } });
+    // Into a file, whose writes are synchronous: Node queues stderr writes to a pipe, and what
+    // the reading half still has queued when it re-executes is lost.
+    const traceFile = box.path('trace.log');
+    const traceFd = fs.openSync(traceFile, 'w');
+    const run = box.start(['-n', '-ctl', 'leanmods', '-c', runYml], { env: { NODE_DEBUG: 'module' }, stdio: ['ignore', 'pipe', traceFd] });
+    fs.closeSync(traceFd);
     const sock = box.ctlSocket('leanmods');
     const st = await waitForStatus(sock, (s) => s.pid > 0, { timeout: DEADLINE_MS, message: 'leanmods running' });
     assert.equal(await signal(sock, 'halt'), '');
     assert.deepEqual(await run.waitExit(), { code: 0, signal: null });
     await waitGone(st.pid);
-    const loaded = [...run.stderr.matchAll(/MODULE \d+: load "([^"]+)"/g)].map((match) => match[1]);
+    const loaded = [...fs.readFileSync(traceFile, 'utf8').matchAll(/MODULE \d+: load "([^"]+)"/g)].map((match) => match[1]);
     const entry = loaded.findIndex((file) => file.endsWith('supervise-entry.js'));
     assert.ok(entry > 0, 'the trace shows the parsing process, then the supervising entry');
     assert.ok(loaded.slice(0, entry).some((file) => /[/\\]yaml[/\\]/.test(file)), 'the control: the parsing process did load yaml');
