@@ -17,6 +17,7 @@
         "native/listen.cc",
         "native/notify.cc",
         "native/pidfd.cc",
+        "native/prepared_restart.cc",
         "native/user.cc",
         "native/process.cc",
         "native/memory.cc",

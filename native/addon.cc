@@ -30,6 +30,8 @@ Napi::Object InitImmortal(Napi::Env env, Napi::Object exports) {
   exports.Set("pidfdGetfd", Napi::Function::New(env, PidfdGetfd, "pidfdGetfd"));
   exports.Set("exec", Napi::Function::New(env, Exec, "exec"));
   exports.Set("dirSignature", Napi::Function::New(env, DirSignature, "dirSignature"));
+  exports.Set("prepareRestart", Napi::Function::New(env, PrepareRestart, "prepareRestart"));
+  exports.Set("cancelRestart", Napi::Function::New(env, CancelRestart, "cancelRestart"));
   InitExitWatch(env, exports);
   InitUnixListener(env, exports);
   InitLogCopier(env, exports);

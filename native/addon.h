@@ -30,6 +30,8 @@ Napi::Value WatchNotify(const Napi::CallbackInfo& info);      // notify.cc
 Napi::Value PidfdGetfd(const Napi::CallbackInfo& info);       // pidfd.cc
 Napi::Value Exec(const Napi::CallbackInfo& info);             // exec.cc
 Napi::Value DirSignature(const Napi::CallbackInfo& info);     // dir_signature.cc
+Napi::Value PrepareRestart(const Napi::CallbackInfo& info);   // prepared_restart.cc
+Napi::Value CancelRestart(const Napi::CallbackInfo& info);    // prepared_restart.cc
 
 void InitExitWatch(Napi::Env env, Napi::Object exports);  // watch.cc
 void InitUnixListener(Napi::Env env, Napi::Object exports);  // unix-listener.cc

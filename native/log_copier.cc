@@ -27,6 +27,7 @@
 #include "addon.h"
 #include "errors.h"
 #include "lines.h"
+#include "log_copier.h"
 #include "log_file.h"
 #include "spawn.h"
 
@@ -541,7 +542,7 @@ int64_t NumberOption(const Napi::Object& options, const char* key, int64_t fallb
 class LogCopier : public Napi::ObjectWrap<LogCopier> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "LogCopier",
+    Napi::Function constructor = DefineClass(env, "LogCopier",
                        {InstanceMethod("start", &LogCopier::Start),
                         InstanceMethod("dispose", &LogCopier::Call<&CopierState::Dispose>),
                         InstanceMethod("endOfRun", &LogCopier::Call<&CopierState::EndOfRun>),
@@ -551,6 +552,18 @@ class LogCopier : public Napi::ObjectWrap<LogCopier> {
                         InstanceMethod("unref", &LogCopier::Unref),
                         InstanceMethod("droppedLines", &LogCopier::DroppedLines),
                         InstanceMethod("lastError", &LogCopier::LastError)});
+    if (constructor_.IsEmpty()) {  // the main thread's, should a worker load the addon too
+      constructor_ = Napi::Persistent(constructor);
+      constructor_.SuppressDestruct();
+    }
+    return constructor;
+  }
+
+  static std::function<void()> EndOfRunOf(const Napi::Value& value) {
+    if (!value.IsObject() || constructor_.IsEmpty() || !value.As<Napi::Object>().InstanceOf(constructor_.Value())) return {};
+    std::shared_ptr<CopierState> state = Unwrap(value.As<Napi::Object>())->state_;
+    if (!state) return {};
+    return [state] { state->EndOfRun(); };
   }
 
   // new LogCopier(readFd, options, callback): JS (src/native.ts) checks the argument types.
@@ -621,9 +634,16 @@ class LogCopier : public Napi::ObjectWrap<LogCopier> {
 
   std::shared_ptr<CopierState> state_;
   Napi::FunctionReference callback_;  // until Start()
+  // To tell a LogCopier from other objects (EndOfRunOf). One per process: the addon is
+  // loaded by the main thread only.
+  static Napi::FunctionReference constructor_;
 };
 
+Napi::FunctionReference LogCopier::constructor_;
+
 }  // namespace
+
+std::function<void()> EndOfRunOf(const Napi::Value& value) { return LogCopier::EndOfRunOf(value); }
 
 void InitLogCopier(Napi::Env env, Napi::Object exports) { exports.Set("LogCopier", LogCopier::Define(env)); }
 

@@ -17,10 +17,12 @@
 
 #include "addon.h"
 #include "errors.h"
+#include "prepared_restart.h"
 
 namespace immortal {
 
-// waitpid(pid, WNOHANG): {pid, code, signal} or null when nothing has exited (or no child).
+// waitpid(pid, WNOHANG): {pid, code, signal} or null when nothing has exited (or no child);
+// with "restarted" or "restartError" when a restart was prepared for pid (prepared_restart.cc).
 Napi::Value Reap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   pid_t wanted = static_cast<pid_t>(info[0].As<Napi::Number>().Int32Value());
@@ -38,6 +40,7 @@ Napi::Value Reap(const Napi::CallbackInfo& info) {
   result.Set("pid", Napi::Number::New(env, pid));
   result.Set("code", Napi::Number::New(env, WIFEXITED(status) ? WEXITSTATUS(status) : 0));
   result.Set("signal", Napi::Number::New(env, WIFSIGNALED(status) ? WTERMSIG(status) : 0));
+  RestartIfPrepared(env, pid, result);
   return result;
 }
 

@@ -128,6 +128,8 @@ bool ReadEnvironment(Napi::Env env, const Napi::Object& opts, SpawnPlan* plan) {
   return true;
 }
 
+}  // namespace
+
 bool ReadPlan(Napi::Env env, const Napi::Object& opts, SpawnPlan* plan) {
   plan->file = opts.Get("file").As<Napi::String>().Utf8Value();
   plan->candidates = Candidates(plan->file, opts.Get("searchPath").As<Napi::String>().Utf8Value());
@@ -157,6 +159,8 @@ bool ReadPlan(Napi::Env env, const Napi::Object& opts, SpawnPlan* plan) {
   plan->cgroupFd = cgroup.IsNumber() ? cgroup.As<Napi::Number>().Int32Value() : -1;
   return ReadLimits(env, opts.Get("rlimits"), plan);
 }
+
+namespace {
 
 struct ChildArgs {
   const SpawnPlan* plan;
@@ -255,23 +259,19 @@ int PipeCloexec(int fds[2]) {
 #endif
 }
 
-Napi::Value Spawn(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  SpawnPlan plan;
-  if (!ReadPlan(env, info[0].As<Napi::Object>(), &plan)) return env.Undefined();
-
+pid_t StartPlan(Napi::Env env, const SpawnPlan& plan, Napi::Error* error) {
   int report[2];
   if (PipeCloexec(report) < 0) {
-    ErrnoError(env, errno, "pipe2").ThrowAsJavaScriptException();
-    return env.Undefined();
+    *error = ErrnoError(env, errno, "pipe2");
+    return -1;
   }
   int devNull = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (devNull < 0) {
     int err = errno;
     close(report[0]);
     close(report[1]);
-    ErrnoError(env, err, "open", "/dev/null").ThrowAsJavaScriptException();
-    return env.Undefined();
+    *error = ErrnoError(env, err, "open", "/dev/null");
+    return -1;
   }
 
   // No signal handler of Node's may run in the child before the defaults are restored.
@@ -302,33 +302,41 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
 
   if (pid < 0) {
     close(report[0]);
-    Napi::Error error = procsUnopened ? ErrnoError(env, startErr, StageSyscall(kStageCgroup), "cgroup.procs")
-                                      : ErrnoError(env, startErr, "clone");
-    if (procsUnopened) error.Set("stage", Napi::String::New(env, StageSyscall(kStageCgroup)));
-    error.ThrowAsJavaScriptException();
-    return env.Undefined();
+    *error = procsUnopened ? ErrnoError(env, startErr, StageSyscall(kStageCgroup), "cgroup.procs")
+                           : ErrnoError(env, startErr, "clone");
+    if (procsUnopened) error->Set("stage", Napi::String::New(env, StageSyscall(kStageCgroup)));
+    return -1;
   }
 
   ChildFailure failure;
   bool failed = ReadFailure(report[0], &failure);
   close(report[0]);
-  if (failed) {
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    std::string path = failure.stage == kStageChdir ? plan.cwd : plan.file;
-    if (failure.stage == kStageCgroup) path = "cgroup.procs";
-    if (failure.stage == kStageSetrlimit && failure.detail >= 0 &&
-        static_cast<size_t>(failure.detail) < plan.limitNames.size()) {
-      path = plan.limitNames[static_cast<size_t>(failure.detail)];
-    }
-    std::string syscallName = failure.stage == kStageExec ? "spawn " + plan.file : StageSyscall(failure.stage);
-    Napi::Error error = ErrnoError(env, failure.err, syscallName.c_str(), path);
-    error.Set("stage", Napi::String::New(env, StageSyscall(failure.stage)));  // where in the child
+  if (!failed) return pid;
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  std::string path = failure.stage == kStageChdir ? plan.cwd : plan.file;
+  if (failure.stage == kStageCgroup) path = "cgroup.procs";
+  if (failure.stage == kStageSetrlimit && failure.detail >= 0 &&
+      static_cast<size_t>(failure.detail) < plan.limitNames.size()) {
+    path = plan.limitNames[static_cast<size_t>(failure.detail)];
+  }
+  std::string syscallName = failure.stage == kStageExec ? "spawn " + plan.file : StageSyscall(failure.stage);
+  *error = ErrnoError(env, failure.err, syscallName.c_str(), path);
+  error->Set("stage", Napi::String::New(env, StageSyscall(failure.stage)));  // where in the child
+  return -1;
+}
+
+Napi::Value Spawn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SpawnPlan plan;
+  if (!ReadPlan(env, info[0].As<Napi::Object>(), &plan)) return env.Undefined();
+  Napi::Error error;
+  pid_t pid = StartPlan(env, plan, &error);
+  if (pid < 0) {
     error.ThrowAsJavaScriptException();
     return env.Undefined();
   }
-
   Napi::Object result = Napi::Object::New(env);
   result.Set("pid", Napi::Number::New(env, pid));
   result.Set("pidfd", Napi::Number::New(env, plan.wantPidfd ? OpenPidfd(pid) : -1));

@@ -4,6 +4,8 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include <napi.h>
+
 #include <string>
 #include <vector>
 
@@ -62,6 +64,14 @@ struct SpawnPlan {
   // parent with kPidDigits bytes after '=' (the child must not allocate).
   char* pidEnvDigits = nullptr;
 };
+
+// The options object of spawn() (checked in src/native.ts) → plan; false with a JS
+// exception pending when it cannot be one.
+bool ReadPlan(Napi::Env env, const Napi::Object& opts, SpawnPlan* plan);
+
+// Starts the plan's child and waits until it has exec'd: its pid, or -1 with *error set to
+// what spawn() throws (the failed child reaped). A plan can be started again and again.
+pid_t StartPlan(Napi::Env env, const SpawnPlan& plan, Napi::Error* error);
 
 // Runs in the forked child: async-signal-safe calls only, no allocation. Never returns.
 // cgroupProcsFd >= 0: the child first joins that cgroup by writing its pid there.
