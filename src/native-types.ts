@@ -59,6 +59,10 @@ export interface ExitStatus {
   code: number | null;
   /** Signal name (SIGTERM…), or null on a normal exit. */
   signal: string | null;
+  /** From reap() only, when a restart was prepared for pid (native.prepareRestart): the pid it started… */
+  restarted?: number;
+  /** …or the error spawn would have thrown for it. */
+  restartError?: Error;
 }
 
 export interface UserInfo {

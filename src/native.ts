@@ -34,7 +34,7 @@ interface Addon {
   lookupUser(nameOrUid: string | number): UserInfo;
   watchExit(pid: number, mode: string, pollIntervalMs: number, cb: (err?: Error) => void): ExitWatch;
   watchModes(): string[];
-  reap(pid: number): { pid: number; code: number; signal: number } | null;
+  reap(pid: number): RawExitStatus | null;
   kill(pid: number, sig: number): void;
   killpg(pgid: number, sig: number): void;
   alive(pid: number): boolean;
@@ -67,6 +67,16 @@ interface Addon {
   ) => LogCopier;
   peekConnection(fd: number, into: Buffer): number;
   dirSignature(dir: string, suffix: string): { signature: string; newestChangeMs: number };
+  prepareRestart(pid: number, opts: AddonSpawnOptions, waitMs: number, copiers: LogCopier[]): void;
+  cancelRestart(pid: number): void;
+}
+
+interface RawExitStatus {
+  pid: number;
+  code: number;
+  signal: number;
+  restarted?: number;
+  restartError?: Error;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -97,11 +107,15 @@ function integer(value: unknown, what: string): number {
  * inside execve: /proc/<pid>/cmdline may read empty for a moment longer.
  */
 export function spawn(opts: SpawnOptions): SpawnResult {
+  return addon.spawn(addonSpawnOptions(opts));
+}
+
+function addonSpawnOptions(opts: SpawnOptions): AddonSpawnOptions {
   if (typeof opts.file !== 'string' || !Array.isArray(opts.argv) || !Array.isArray(opts.env)) {
     throw new TypeError('spawn: file must be a string, argv and env arrays of strings');
   }
   for (const fd of opts.stdio ?? []) integer(fd, 'spawn: stdio entry');
-  return addon.spawn({
+  return {
     file: opts.file,
     argv: opts.argv,
     env: opts.env,
@@ -117,7 +131,25 @@ export function spawn(opts: SpawnOptions): SpawnResult {
     cgroupFd: opts.cgroupFd ?? -1,
     rlimits: opts.rlimits ?? [],
     pidEnv: opts.pidEnv ?? '',
-  });
+  };
+}
+
+/**
+ * Prepares the start that follows the exit of child `pid`, for the addon to run inside the
+ * reap() that collects it, before any JavaScript (native/prepared_restart.cc): if `waitMs`
+ * have passed since now and cgroup.events of `opts.cgroupFd` (required; duplicated, the
+ * caller closes its own) says no process is left, the copiers end the last run's output and
+ * `opts` is spawned. reap() then carries `restarted` (the pid) or `restartError` (what spawn
+ * would have thrown); otherwise nothing was started. One per pid; reap() consumes it.
+ */
+export function prepareRestart(pid: number, opts: SpawnOptions, waitMs: number, copiers: readonly LogCopier[]): void {
+  if (typeof waitMs !== 'number' || Number.isNaN(waitMs)) throw new TypeError('prepareRestart: waitMs must be a number');
+  addon.prepareRestart(integer(pid, 'prepareRestart: pid'), addonSpawnOptions({ ...opts, pidfd: false }), waitMs, [...copiers]);
+}
+
+/** Forgets the restart prepared for pid: its exit is JavaScript's alone. */
+export function cancelRestart(pid: number): void {
+  addon.cancelRestart(integer(pid, 'cancelRestart: pid'));
 }
 
 /** The names spawn's `rlimits` accepts here: as core cpu data fsize memlock nofile nproc stack. */
@@ -187,13 +219,16 @@ export function watchExit(pid: number, cb: () => void, opts: WatchOptions = {}):
   return { close() { closed = true; current.close(); } };
 }
 
-function toExitStatus(raw: { pid: number; code: number; signal: number }): ExitStatus {
-  return raw.signal > 0
+function toExitStatus(raw: RawExitStatus): ExitStatus {
+  const status: ExitStatus = raw.signal > 0
     ? { pid: raw.pid, code: null, signal: signalName(raw.signal) }
     : { pid: raw.pid, code: raw.code, signal: null };
+  if (raw.restarted !== undefined) status.restarted = raw.restarted;
+  if (raw.restartError !== undefined) status.restartError = raw.restartError;
+  return status;
 }
 
-/** waitpid(pid, WNOHANG); pid -1 reaps any child. null when nothing has exited. */
+/** waitpid(pid, WNOHANG); pid -1 reaps any child. null when nothing has exited. Runs a prepared restart (prepareRestart). */
 export function reap(pid: number): ExitStatus | null {
   const raw = addon.reap(integer(pid, 'reap: pid'));
   return raw === null ? null : toExitStatus(raw);

@@ -75,6 +75,12 @@ export function sandbox(t, { restartMs, spawnClock = false } = {}) {
     env.IMMORTAL_TEST_SPAWN_CLOCK = spawnClockFile;
     nodeArgs.push('--require', SPAWN_CLOCK_PRELOAD);
   }
+  const clockRecords = (argv0) => {
+    const text = fs.existsSync(spawnClockFile) ? fs.readFileSync(spawnClockFile, 'utf8') : '';
+    return text.split('\n').filter(Boolean).map((line) => line.split(' '))
+      .filter(([name]) => name === argv0)
+      .map(([, called, returned, via]) => ({ calledMs: Number(called), returnedMs: Number(returned), via }));
+  };
   const runs = [];
   const extraCleanups = [];
   const createdTicks = uptimeTicks();
@@ -88,13 +94,15 @@ export function sandbox(t, { restartMs, spawnClock = false } = {}) {
     nodeArgs,
     /**
      * With `spawnClock`: the supervisor's spawns of `argv0`, in order, as
-     * {calledMs, returnedMs} on its performance.now() clock (one process: use -n).
+     * {calledMs, returnedMs, via} on its performance.now() clock (one process: use -n); via
+     * 'reap' for a restart the addon started inside reap() (a prepared restart), else 'spawn'.
      */
     spawnClock(argv0) {
-      const text = fs.existsSync(spawnClockFile) ? fs.readFileSync(spawnClockFile, 'utf8') : '';
-      return text.split('\n').filter(Boolean).map((line) => line.split(' '))
-        .filter(([name]) => name === argv0)
-        .map(([, called, returned]) => ({ calledMs: Number(called), returnedMs: Number(returned) }));
+      return clockRecords(argv0).filter(({ via }) => via !== 'prepared');
+    },
+    /** With `spawnClock`: how many restarts of `argv0` were handed to the addon (native.prepareRestart). */
+    restartsPrepared(argv0) {
+      return clockRecords(argv0).filter(({ via }) => via === 'prepared').length;
     },
     /** A path inside the sandbox. */
     path: (...parts) => path.join(dir, ...parts),

@@ -3,6 +3,7 @@
 // streams (stream.ts) own pipes whose write ends are handed to every start of the service.
 
 import type { Config } from '../config/config';
+import type { LogCopier } from '../native';
 import { minRestartMs } from '../supervise/restart-rule';
 import { inheritedStdio } from './inherited-stdio';
 import type { LoggerPipe } from './logger-pipe';
@@ -20,6 +21,8 @@ export interface ServiceOutput {
    * and its unfinished last line ended, so the next start begins on a line of its own.
    */
   endOfRun(): void;
+  /** What endOfRun() ends, for a restart the addon starts by itself (native.prepareRestart). */
+  readonly copiers: readonly LogCopier[];
   /** Lines dropped because the logger could not keep up (bounded buffer). */
   droppedLines(): number;
   /** Last write error (disk full…), or undefined. */
@@ -41,6 +44,7 @@ export function inheritedOutput(): ServiceOutput {
     stderrFd,
     reopen() {},
     endOfRun() {},
+    copiers: [],
     droppedLines: () => 0,
     lastError: () => undefined,
     close: async () => {},
@@ -103,6 +107,7 @@ export function openServiceOutput(config: Config, owner?: OutputOwner, opts: Out
       stderrFd: stderr?.writeFd ?? stdout?.writeFd ?? inheritedStdio()[1],
       reopen: () => streams.forEach((stream) => stream.reopen()),
       endOfRun: () => streams.forEach((stream) => stream.endOfRun()),
+      copiers: streams.map((stream) => stream.copier),
       droppedLines: () => streams.reduce((sum, stream) => sum + stream.droppedLines(), logger?.droppedLines() ?? 0),
       lastError: () => streams.map((stream) => stream.lastError()).find((e) => e !== undefined) ?? logger?.lastError(),
       close: () => (closed ??= closeAll(streams, logger)),

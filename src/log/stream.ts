@@ -31,7 +31,8 @@ export interface StreamOptions {
 export class ServiceStream {
   /** Handed to the service as its fd 1 or 2; closed by drain(). */
   readonly writeFd: number;
-  private readonly copier: LogCopier;
+  /** Reads the pipe into the file, on a thread of its own (native/log_copier.cc). */
+  readonly copier: LogCopier;
   private closed = false;
   private onClosed: () => void = () => {};
   private draining: Promise<void> | undefined;

@@ -4,7 +4,7 @@
 
 import type { Config } from '../config/config';
 import { buildEnvironment } from './environment';
-import { lookupUser, spawn, type ExitStatus, type UserInfo } from '../native';
+import { lookupUser, prepareRestart, spawn, type ExitStatus, type LogCopier, type SpawnOptions, type UserInfo } from '../native';
 import type { JoinOptions, ServiceMembers } from './members';
 import { onChildExit } from './reaper';
 import type { HeldSockets } from './held-sockets';
@@ -20,6 +20,8 @@ export interface LaunchContext {
   members?: ServiceMembers;
   /** `listen:` sockets, passed to the service's starts as fds 3, 4… (held-sockets.ts). */
   heldSockets?: Pick<HeldSockets, 'fds' | 'environment'>;
+  /** The log copiers of stdoutFd/stderrFd: a prepared restart ends their run (ServiceOutput.copiers). */
+  copiers?: readonly LogCopier[];
 }
 
 /** Resolves -u; the config layer already refused unknown users and non-root callers. */
@@ -50,6 +52,10 @@ let ownEnvironment: Record<string, string | undefined> | undefined;
 
 /** The service itself joins its members; require_cmd and post_exit are helpers, not members. */
 function spawnWithContext(ctx: LaunchContext, argv: string[], join?: JoinOptions, extras?: SpawnExtras, service = false): number {
+  return spawn(spawnOptions(ctx, argv, join, extras, service)).pid;
+}
+
+function spawnOptions(ctx: LaunchContext, argv: string[], join?: JoinOptions, extras?: SpawnExtras, service = false): SpawnOptions {
   // Only the service gets the held sockets (systemd's protocol); require_cmd and post_exit do not.
   const sockets = service ? ctx.heldSockets : undefined;
   const env = [...buildEnvironment(ctx.config, (ownEnvironment ??= { ...process.env }), ctx.user), ...(join?.env ?? []), ...(sockets?.environment() ?? []),
@@ -62,7 +68,7 @@ function spawnWithContext(ctx: LaunchContext, argv: string[], join?: JoinOptions
   }
   // `-u self` without root: nothing to change, and setgroups would fail with EPERM.
   const switchUser = ctx.user !== undefined && ctx.user.uid !== process.getuid!();
-  const { pid } = spawn({
+  return {
     file: argv[0],
     argv,
     env,
@@ -81,8 +87,7 @@ function spawnWithContext(ctx: LaunchContext, argv: string[], join?: JoinOptions
     cgroupFd: join?.cgroupFd,
     // run.yml `limits:`, also for require_cmd and post_exit (process/rlimits.ts says why).
     rlimits: rlimitsOf(ctx.config),
-  });
-  return pid;
+  };
 }
 
 /** Starts the service; throws the spawn error (ENOENT, EACCES, chdir…) synchronously. */
@@ -97,6 +102,28 @@ export function spawnService(ctx: LaunchContext, onExit: (status: ExitStatus) =>
   onChildExit(pid, onExit);
   ctx.members?.claim(pid);
   return pid;
+}
+
+/**
+ * Hands the service's next start to the addon, to run the moment `pid` is reaped if `waitMs`
+ * have passed and its cgroup is empty (native.prepareRestart; supervise/prepared-restart.ts
+ * says when). Only a service in a cgroup: false, and nothing prepared, without one.
+ */
+export function prepareServiceRestart(ctx: LaunchContext, pid: number, waitMs: number): boolean {
+  const join = ctx.members?.joinOptions();
+  if (join?.cgroupFd === undefined) return false;
+  try {
+    prepareRestart(pid, spawnOptions(ctx, ctx.config.command, join, undefined, true), waitMs, ctx.copiers ?? []);
+  } finally {
+    ctx.members!.joined(join);
+  }
+  return true;
+}
+
+/** The addon started the service again (a prepared restart): its exit is waited for like spawnService's. */
+export function restartedService(ctx: LaunchContext, pid: number, onExit: (status: ExitStatus) => void): void {
+  onChildExit(pid, onExit);
+  ctx.members?.claim(pid);
 }
 
 /** Runs `sh -c command` like the service would run, resolving with its exit status. */

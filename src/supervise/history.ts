@@ -104,6 +104,17 @@ export class RunHistory {
     return retries >= 0 && this.runsSinceUp > retries;
   }
 
+  /**
+   * From now until an exit of the current run would be restarted at once (restartDelay() 0):
+   * the 1 s rule, and — where one more quick exit would start the backoff — until the run no
+   * longer counts as quick. The addon's prepared restart is due then (supervise/prepared-restart.ts).
+   */
+  msUntilRestartIsDue(): number {
+    const quickExitBacksOff = backoffDelayMs(this.quickExits + 1, this.rules.backoffCapMs) > 0;
+    const runMs = Math.max(this.rules.minRestartMs, quickExitBacksOff ? this.rules.backoffResetMs : 0);
+    return this.lastAttemptMono + runMs - performance.now();
+  }
+
   /** The 1 s rule, plus the crash-loop backoff once quick exits pile up. */
   restartDelay(): number {
     this.backoffMs = backoffDelayMs(this.quickExits, this.rules.backoffCapMs);

@@ -5,14 +5,15 @@
 // changes. supervisor.ts adds the operator's commands and status on top.
 
 import type { Config } from '../config/config';
-import { isSubreaper, type ExitStatus } from '../native';
-import { spawnService, type SpawnExtras } from '../process/launch';
+import { cancelRestart, isSubreaper, kill, type ExitStatus } from '../native';
+import { prepareServiceRestart, restartedService, spawnService, type SpawnExtras } from '../process/launch';
 import { processStartTime } from '../process/proc';
 import { waitForFollowablePid } from './follow';
 import { RunHistory } from './history';
 import { SupervisorOutcome } from './outcome';
 import { checkPreconditions, hasPreconditions, startPostExit } from './hooks';
 import type { SupervisorOptions } from './options';
+import { restartNeedsNoJavaScript } from './prepared-restart';
 import {
   timersOf, trackedProcess, unreachable,
   type AfterStop, type CheckingPreconditions, type PendingStop, type Draining, type Finished, type FinishReason,
@@ -34,12 +35,18 @@ export class ServiceStateMachine {
   protected readonly outcome = new SupervisorOutcome();
 
   protected state: State = { name: 'new' };
-  /** The operator's wish, apart from the state: what to do after the next exit. */
-  protected want: 'up' | 'down' | 'once' = 'up';
+  /** The operator's wish, apart from the state: what to do after the next exit (setWant). */
+  private wanted: 'up' | 'down' | 'once' = 'up';
   protected readonly history: RunHistory;
   private readonly postExits = new Set<Promise<unknown>>();
   protected readonly config: Config;
   private readonly minRestartMs: number;
+  /** No key of the config needs JavaScript between an exit and the next start (prepared-restart.ts). */
+  private readonly addonMayRestart: boolean;
+  /** The child whose exit the addon will answer with the next start (native.prepareRestart). */
+  private preparedFor?: number;
+  /** Until that restart would be due: preparing it is no part of a start's own cost. */
+  private prepareTimer?: NodeJS.Timeout;
 
   constructor(protected readonly opts: SupervisorOptions) {
     this.config = opts.config;
@@ -51,6 +58,17 @@ export class ServiceStateMachine {
     });
     this.finished = this.outcome.finished;
     this.firstStart = this.outcome.firstStart;
+    this.addonMayRestart = restartNeedsNoJavaScript(this.config, opts);
+  }
+
+  protected get want(): 'up' | 'down' | 'once' {
+    return this.wanted;
+  }
+
+  /** Anything but `up` decides at the exit: a prepared restart would not. */
+  protected setWant(want: 'up' | 'down' | 'once'): void {
+    this.wanted = want;
+    if (want !== 'up') this.cancelPreparedRestart();
   }
 
   /** Picks up a service still running from a previous supervisor, else starts after `wait`. */
@@ -131,7 +149,8 @@ export class ServiceStateMachine {
       case 'running':
       case 'starting':
       case 'stopping':
-        if (s.proc.pid !== pid) return;
+        if (s.proc.pid !== pid) return this.strayRestart(status);
+        if (status?.restarted !== undefined || status?.restartError !== undefined) return this.restartedByAddon(s.proc, status);
         // A child's last partial line is ended now, not glued to the next run's first line.
         if (status) this.opts.output.endOfRun();
         // A watched pid is not our child: its exit status went to its parent, not to us.
@@ -139,7 +158,7 @@ export class ServiceStateMachine {
         return s.name === 'stopping' ? this.leaderGone(s) : this.afterRunning(s.proc);
       case 'new': case 'start-due': case 'checking-preconditions': case 'searching-pidfile':
       case 'draining': case 'stopping-leftovers': case 'down': case 'finished':
-        return; // not ours any more (exit, or an earlier run)
+        return this.strayRestart(status); // not ours any more (exit, or an earlier run)
       default: return unreachable(s);
     }
   }
@@ -224,6 +243,8 @@ export class ServiceStateMachine {
 
   /** The one place the state changes; timers the old state owned and the new one does not take are cleared. */
   protected to(next: State): void {
+    // Prepared for the state being left: whatever follows decides anew.
+    this.cancelPreparedRestart();
     const kept = timersOf(next);
     for (const timer of timersOf(this.state)) if (!kept.includes(timer)) clearTimeout(timer);
     const left = this.state;
@@ -257,10 +278,73 @@ export class ServiceStateMachine {
     } catch (err) {
       return this.startFailed(err as Error);
     }
+    this.startedRun(pid);
+  }
+
+  /** A run of ours exists (spawnNow, or the addon's prepared restart): recorded, announced, and the next restart prepared. */
+  private startedRun(pid: number): void {
     this.history.started();
     writeChildPidfiles(this.config, pid, this.opts.log);
     this.opts.log(`started ${pid}: ${this.config.command.join(' ')}`);
     this.spawned({ pid, kind: 'child', ours: true, member: true });
+    if (!this.addonMayRestart || this.state.name !== 'running') return;
+    // Prepared when it would be due, not now: what a start costs delays the service's own
+    // start-up on a busy CPU; an exit before then waits for the 1 s rule here anyway.
+    this.prepareTimer = setTimeout(() => this.prepareRestart(pid), Math.max(0, this.history.msUntilRestartIsDue()));
+    this.prepareTimer.unref();
+  }
+
+  /**
+   * While pid runs as the service, its next start is handed to the addon, due when an exit
+   * would be restarted at once: the addon starts it inside the reap() of pid (prepared-restart.ts).
+   */
+  private prepareRestart(pid: number): void {
+    this.prepareTimer = undefined;
+    const s = this.state;
+    if (this.want !== 'up' || s.name !== 'running' || s.proc.pid !== pid) return;
+    try {
+      if (prepareServiceRestart(this.opts.launch, pid, this.history.msUntilRestartIsDue())) this.preparedFor = pid;
+    } catch (err) {
+      // Only slower: the exit is then restarted here, as without a cgroup.
+      this.opts.log(`next restart not prepared: ${(err as Error).message}`);
+    }
+  }
+
+  private cancelPreparedRestart(): void {
+    if (this.prepareTimer !== undefined) clearTimeout(this.prepareTimer);
+    this.prepareTimer = undefined;
+    if (this.preparedFor === undefined) return;
+    cancelRestart(this.preparedFor);
+    this.preparedFor = undefined;
+  }
+
+  /**
+   * The addon restarted the service the moment `gone` was reaped: what this exit and that
+   * start do here is done now, in the order and through the states of any restart (running →
+   * start-due → running), so hooks, logs and status see no difference.
+   */
+  private restartedByAddon(gone: Tracked, status: ExitStatus): void {
+    this.preparedFor = undefined; // reap() consumed it; the copiers' endOfRun ran before the start
+    this.exited(gone, status.code, status.signal, status.restarted !== undefined);
+    this.history.restartDelay(); // 0: due, as prepared; it sets the backoff status shows
+    this.to({ name: 'start-due', dueAt: Date.now(), dueMono: performance.now() });
+    this.history.attempting();
+    if (status.restartError) return this.startFailed(status.restartError);
+    const pid = status.restarted!;
+    restartedService(this.opts.launch, pid, (next) => this.onExited(next.pid, next));
+    this.startedRun(pid);
+  }
+
+  /**
+   * A restart for a state already left cannot happen (to() cancels it first); should one
+   * ever, its process would run unsupervised beside the service: it is killed and reaped.
+   */
+  private strayRestart(status: ExitStatus | undefined): void {
+    const pid = status?.restarted;
+    if (pid === undefined) return;
+    this.opts.log(`internal error: a prepared restart ran outside its state; killing ${pid}`);
+    restartedService(this.opts.launch, pid, () => {});
+    kill(pid, 'SIGKILL');
   }
 
   /** An overlapped upgrade (upgrade.ts): its new instance is ready and becomes the service. */
@@ -290,9 +374,10 @@ export class ServiceStateMachine {
     this.opts.log(`${proc.kind === 'adopted' ? 'adopted' : 'following'} pid ${proc.pid}`);
   }
 
-  private exited(proc: Tracked, code: number | null, signal: string | null): void {
+  /** `replaced`: a successor already runs (prepared restart), whose pid goes over child.pid at once. */
+  private exited(proc: Tracked, code: number | null, signal: string | null, replaced = false): void {
     this.history.exited(code, signal);
-    trackedExited(proc, this.config);
+    trackedExited(proc, this.config, replaced);
     this.opts.log(`pid ${proc.pid} exited${signal ? ` on ${signal}` : code === null ? '' : ` with ${code}`}`);
   }
 
@@ -328,11 +413,11 @@ export class ServiceStateMachine {
 
   /** want and retries decide what follows a run that ended by itself. */
   private nextAfterRun(): AfterStop {
-    if (this.want === 'once') this.want = 'down';
+    if (this.want === 'once') this.setWant('down');
     if (this.want === 'down') return 'down';
     if (this.history.retriesUsed(this.config.retries)) {
       this.opts.log(`retries used up (${this.config.retries})`);
-      this.want = 'down';
+      this.setWant('down');
       return this.opts.exitWhenRetriesUsed ? 'retries' : 'down';
     }
     return 'restart';

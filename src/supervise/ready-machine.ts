@@ -142,7 +142,7 @@ export abstract class ReadyStateMachine extends ServiceStateMachine {
     this.history.startFailed(err);
     this.opts.log(`start failed: ${err.message}`);
     const first = this.outcome.firstStartFailed(err) && (this.opts.failFirstStart ?? true);
-    if (first) this.want = 'down';
+    if (first) this.setWant('down');
     this.stopService(starting.proc, first ? 'start-error' : 'restart');
   }
 

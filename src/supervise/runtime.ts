@@ -61,7 +61,7 @@ export async function openServiceRuntime(config: Config, opts: ServiceRuntimeOpt
     heldSockets = HeldSockets.open(config, user, runningPids, opts.log);
     const supervisor = new Supervisor({
       config,
-      launch: { config, user, stdoutFd: output.stdoutFd, stderrFd: output.stderrFd, members, heldSockets },
+      launch: { config, user, stdoutFd: output.stdoutFd, stderrFd: output.stderrFd, copiers: output.copiers, members, heldSockets },
       members,
       output,
       ownerUid: process.getuid!(),

@@ -57,7 +57,7 @@ export class Supervisor extends ReadyStateMachine implements ServiceControl {
   private wantStarted(want: 'up' | 'once'): string {
     const s = this.state;
     if (s.name === 'finished') return 'supervisor is exiting';
-    this.want = want;
+    this.setWant(want);
     this.history.operatorStart(want);
     switch (s.name) {
       case 'down': this.scheduleStart(0); break;
@@ -72,7 +72,7 @@ export class Supervisor extends ReadyStateMachine implements ServiceControl {
   down(): string {
     const s = this.state;
     if (s.name === 'finished') return 'supervisor is exiting';
-    this.want = 'down';
+    this.setWant('down');
     switch (s.name) {
       case 'new': case 'start-due': case 'checking-preconditions': this.to({ name: 'down' }); break;
       case 'searching-pidfile': s.then ??= 'down'; break;
@@ -114,7 +114,7 @@ export class Supervisor extends ReadyStateMachine implements ServiceControl {
   }
 
   private terminate(reason: 'halt' | 'shutdown'): string {
-    this.want = 'down';
+    this.setWant('down');
     const s = this.state;
     switch (s.name) {
       case 'running': case 'starting': this.stopService(s.proc, reason); break;

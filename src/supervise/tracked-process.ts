@@ -90,12 +90,15 @@ export function writeChildPidfiles(config: Config, pid: number, log: (line: stri
   }
 }
 
-/** The process exited: stop watching it; child.pid no longer names it. */
-export function trackedExited(proc: Tracked, config: Config): void {
+/**
+ * The process exited: stop watching it; child.pid no longer names it. `replaced`: its
+ * successor already runs and is about to be written over it (one rename, no moment without).
+ */
+export function trackedExited(proc: Tracked, config: Config, replaced = false): void {
   proc.watch?.close();
   // Its status, when its own parent reaped it, never comes to us: stop waiting for it.
   if (proc.kind !== 'child') forgetChild(proc.pid);
-  if (proc.kind !== 'followed') removePidfileIfOurs(childPidfile(config), proc.pid);
+  if (proc.kind !== 'followed' && !replaced) removePidfileIfOurs(childPidfile(config), proc.pid);
 }
 
 /** Left running on purpose (exit): no watch, and its exit is no longer ours to handle. */
