@@ -45,7 +45,7 @@ export class ServiceStateMachine {
   private readonly addonMayRestart: boolean;
   /** The child whose exit the addon will answer with the next start (native.prepareRestart). */
   private preparedFor?: number;
-  /** Until that restart would be due: preparing it is no part of a start's own cost. */
+  /** A start's next restart is prepared on the next turn of the loop, off the start's own path. */
   private prepareTimer?: NodeJS.Timeout;
 
   constructor(protected readonly opts: SupervisorOptions) {
@@ -288,9 +288,9 @@ export class ServiceStateMachine {
     this.opts.log(`started ${pid}: ${this.config.command.join(' ')}`);
     this.spawned({ pid, kind: 'child', ours: true, member: true });
     if (!this.addonMayRestart || this.state.name !== 'running') return;
-    // Prepared when it would be due, not now: what a start costs delays the service's own
-    // start-up on a busy CPU; an exit before then waits for the 1 s rule here anyway.
-    this.prepareTimer = setTimeout(() => this.prepareRestart(pid), Math.max(0, this.history.msUntilRestartIsDue()));
+    // Prepared a moment after the start, not within it: the new child gets the CPU first. Not
+    // later either: waking an idle supervisor for it cost more CPU than the preparation.
+    this.prepareTimer = setTimeout(() => this.prepareRestart(pid), 0);
     this.prepareTimer.unref();
   }
 
