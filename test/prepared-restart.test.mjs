@@ -84,7 +84,7 @@ describe('a prepared restart (started inside the reap)', { skip: noCgroup }, () 
 
 describe('which services the addon may restart', () => {
   const plain = {
-    pid: {}, postExit: undefined, require: [], requireCmd: undefined, ready: undefined, retries: -1, listen: [],
+    pid: {}, postExit: undefined, require: [], requireCmd: undefined, ready: undefined, retries: -1, listen: [], envDir: undefined,
   };
   test('a plain service: yes', () => {
     assert.equal(restartNeedsNoJavaScript(plain, {}), true);
@@ -96,6 +96,7 @@ describe('which services the addon may restart', () => {
     ['ready', { ready: { timeout: 5 } }],
     ['retries', { retries: 3 }],
     ['listen', { listen: [{ kind: 'tcp', host: '127.0.0.1', port: 1 }] }],
+    ['envdir', { envDir: '/etc/app/env' }],
   ]) {
     test(`with ${key}: no (JavaScript decides between the exit and the start)`, () => {
       assert.equal(restartNeedsNoJavaScript({ ...plain, ...change }, {}), false);

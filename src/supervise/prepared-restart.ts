@@ -17,5 +17,6 @@ export function restartNeedsNoJavaScript(config: Config, opts: Pick<SupervisorOp
     && !hasPreconditions(config, opts.requireCheck) // require: and require_cmd: are asked before every start
     && config.ready === undefined // a start goes through `starting`, with its own fds and environment
     && config.retries < 0 // a limited count may end the service at this exit
-    && config.listen.length === 0; // held sockets: their fds and environment are managed per start
+    && config.listen.length === 0 // held sockets: their fds and environment are managed per start
+    && config.envDir === undefined; // read at every start: an edit must reach the next run
 }
