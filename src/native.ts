@@ -144,7 +144,7 @@ function addonSpawnOptions(opts: SpawnOptions): AddonSpawnOptions {
  */
 export function prepareRestart(pid: number, opts: SpawnOptions, waitMs: number, copiers: readonly LogCopier[]): void {
   if (typeof waitMs !== 'number' || Number.isNaN(waitMs)) throw new TypeError('prepareRestart: waitMs must be a number');
-  addon.prepareRestart(integer(pid, 'prepareRestart: pid'), addonSpawnOptions({ ...opts, pidfd: false }), waitMs, [...copiers]);
+  addon.prepareRestart(integer(pid, 'prepareRestart: pid'), addonSpawnOptions(opts), waitMs, [...copiers]);
 }
 
 /** Forgets the restart prepared for pid: its exit is JavaScript's alone. */
