@@ -80,13 +80,17 @@ Napi::Value PrepareRestart(const Napi::CallbackInfo& info) {
   const pid_t pid = static_cast<pid_t>(info[0].As<Napi::Number>().Int32Value());
   auto prepared = std::make_unique<PreparedRestart>();
   SpawnPlan* plan = prepared->plan.get();
-  if (!ReadPlan(env, info[1].As<Napi::Object>(), plan)) return env.Undefined();
+  const bool read = ReadPlan(env, info[1].As<Napi::Object>(), plan);
+  // The caller's fd until duplicated below: never the destructor's to close.
+  const int callersCgroupFd = plan->cgroupFd;
+  plan->cgroupFd = -1;
+  if (!read) return env.Undefined();
   // Without a cgroup nothing here could tell that the last run left no process behind.
-  if (plan->cgroupFd < 0) {
+  if (callersCgroupFd < 0) {
     ErrnoError(env, EINVAL, "prepareRestart", "cgroupFd").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  plan->cgroupFd = fcntl(plan->cgroupFd, F_DUPFD_CLOEXEC, 3);
+  plan->cgroupFd = fcntl(callersCgroupFd, F_DUPFD_CLOEXEC, 3);
   if (plan->cgroupFd < 0) {
     ErrnoError(env, errno, "fcntl").ThrowAsJavaScriptException();
     return env.Undefined();
