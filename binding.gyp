@@ -10,6 +10,7 @@
         "native/spawn.cc",
         "native/spawn_child.cc",
         "native/spawn_clone3.cc",
+        "native/step_aside.cc",
         "native/limits.cc",
         "native/lines.cc",
         "native/log_copier.cc",

@@ -27,6 +27,7 @@
 #include "errors.h"
 #include "limits.h"
 #include "spawn.h"
+#include "step_aside.h"
 
 namespace immortal {
 namespace {
@@ -167,10 +168,11 @@ struct ChildArgs {
   int reportFd;
   int devNull;
   int cgroupProcsFd;  // -1 when the child was started inside its cgroup
+  bool stepBack;      // the child inherited SCHED_BATCH from StepAside
 };
 
 [[noreturn]] void RunChild(const ChildArgs& args) {
-  ChildExec(*args.plan, args.reportFd, args.devNull, args.cgroupProcsFd);
+  ChildExec(*args.plan, args.reportFd, args.devNull, args.cgroupProcsFd, args.stepBack);
 }
 
 #if defined(__linux__)
@@ -278,8 +280,10 @@ pid_t StartPlan(Napi::Env env, const SpawnPlan& plan, Napi::Error* error) {
   sigset_t all, previous;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &previous);
+  // Until the child has exec'd, its start-up comes before ours (step_aside.cc).
+  StepAside stepAside;
   ChildStarter starter;
-  ChildArgs args{&plan, report[1], devNull, -1};
+  ChildArgs args{&plan, report[1], devNull, -1, stepAside.active()};
   pid_t pid = plan.cgroupFd >= 0 ? starter.StartInCgroup(&args, plan.cgroupFd) : -1;
   int startErr = 0;
   bool procsUnopened = false;
@@ -311,6 +315,7 @@ pid_t StartPlan(Napi::Env env, const SpawnPlan& plan, Napi::Error* error) {
   ChildFailure failure;
   bool failed = ReadFailure(report[0], &failure);
   close(report[0]);
+  stepAside.End();
   if (!failed) return pid;
   int status;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {

@@ -75,7 +75,8 @@ pid_t StartPlan(Napi::Env env, const SpawnPlan& plan, Napi::Error* error);
 
 // Runs in the forked child: async-signal-safe calls only, no allocation. Never returns.
 // cgroupProcsFd >= 0: the child first joins that cgroup by writing its pid there.
-[[noreturn]] void ChildExec(const SpawnPlan& plan, int reportFd, int devNull, int cgroupProcsFd);
+// stepBack: the parent stepped aside (step_aside.h); the child takes SCHED_OTHER back.
+[[noreturn]] void ChildExec(const SpawnPlan& plan, int reportFd, int devNull, int cgroupProcsFd, bool stepBack);
 
 // clone3(CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP) running entry(arg) on the given stack
 // (spawn_clone3.cc) → the child's pid, or -1 with errno where it cannot be done (ENOSYS:

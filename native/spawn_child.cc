@@ -7,6 +7,8 @@
 // pipe before _exit(127), so spawn() throws instead of returning a pid that never ran.
 //
 // Order, and why:
+//   0. SCHED_OTHER back, if the parent stepped aside while we start (step_aside.cc): the
+//      service runs under the policy the supervisor had, from its first step;
 //   1. signal dispositions and mask back to defaults (Node's handlers must never run here);
 //   2. join the cgroup, unless clone3 started us in it (first: the service is accounted and
 //      contained from its first step, and the cgroup.procs fd may be one that the fd shuffle
@@ -30,6 +32,7 @@
 #include <unistd.h>
 
 #include "spawn.h"
+#include "step_aside.h"
 
 namespace immortal {
 namespace {
@@ -175,7 +178,8 @@ const char* StageSyscall(int stage) {
   }
 }
 
-[[noreturn]] void ChildExec(const SpawnPlan& plan, int reportFd, int devNull, int cgroupProcsFd) {
+[[noreturn]] void ChildExec(const SpawnPlan& plan, int reportFd, int devNull, int cgroupProcsFd, bool stepBack) {
+  if (stepBack) ChildStepBack();
   ResetSignals();
   if (cgroupProcsFd >= 0) JoinCgroup(cgroupProcsFd, reportFd);
   if (plan.umaskValue >= 0) umask(static_cast<mode_t>(plan.umaskValue));

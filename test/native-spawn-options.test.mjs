@@ -261,6 +261,48 @@ describe('spawn: cgroupFd', () => {
   });
 });
 
+/** The scheduling policy of a thread: field 41 of its stat (0 SCHED_OTHER, 3 SCHED_BATCH). */
+function policyOf(pid, tid = pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[41 - 3]);
+}
+
+// The parent runs SCHED_BATCH from the clone until the exec (native/step_aside.cc), so that
+// its wake-ups do not preempt the starting child; neither the child nor the parent may keep it.
+describe('spawn: scheduling policy', { skip: process.platform !== 'linux' && 'SCHED_BATCH is Linux only' }, () => {
+  test('the child runs SCHED_OTHER, as we do, and we are SCHED_OTHER again after the spawn', async () => {
+    assert.equal(policyOf(process.pid), 0);
+    const { out } = await sh('cut -d" " -f41 /proc/$$/stat');
+    assert.equal(out.toString().trim(), '0');
+    assert.equal(policyOf(process.pid), 0);
+    const pid = await sleeper();
+    assert.equal(policyOf(pid), 0);
+    assert.equal(policyOf(process.pid), 0);
+    await stop(pid);
+  });
+
+  test('a failed spawn leaves us SCHED_OTHER', () => {
+    assert.throws(() => children.spawn({ file: '/nonexistent/x', argv: ['x'], env: [] }), { code: 'ENOENT' });
+    assert.equal(policyOf(process.pid), 0);
+  });
+
+  test('a policy the operator chose (chrt -b) is left alone: the child inherits it and we keep it', async () => {
+    const script = `
+      const fs = require('node:fs');
+      const native = require(${JSON.stringify(DIST)});
+      const policy = (pid) => { const s = fs.readFileSync('/proc/' + pid + '/stat', 'utf8'); return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[38]); };
+      const { pid } = native.spawn({ file: '/bin/sleep', argv: ['sleep', '30'], env: [] });
+      const result = { child: policy(pid), self: policy(process.pid) };
+      native.kill(pid, 'SIGKILL');
+      while (native.reap(pid) === null) {}
+      console.log(JSON.stringify(result));`;
+    // python3 sets SCHED_BATCH and execs node, as chrt -b would (util-linux may be absent).
+    const batch = 'import os, sys; os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0)); os.execv(sys.argv[1], sys.argv[1:])';
+    const { stdout } = await promisify(execFile)('python3', ['-c', batch, process.execPath, '-e', script], { timeout: 20000 });
+    assert.deepEqual(JSON.parse(stdout), { child: 3, self: 3 });
+  });
+});
+
 describe('spawn: child-side failures always reach the caller', () => {
   test('when the report fd cannot be moved above the targets: thrown (stage dup2), no pid returned', { skip: !fs.existsSync('/usr/bin/prlimit') && 'prlimit (util-linux) missing' }, async () => {
     // With RLIMIT_NOFILE at 64 and 100 stdio targets, F_DUPFD(report, 100) fails (EINVAL):
