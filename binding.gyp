@@ -22,6 +22,7 @@
         "native/prepared_restart.cc",
         "native/user.cc",
         "native/process.cc",
+        "native/reap.cc",
         "native/memory.cc",
         "native/watch.cc",
         "native/watch_linux.cc",

@@ -9,6 +9,7 @@ Napi::Object InitImmortal(Napi::Env env, Napi::Object exports) {
   exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
   exports.Set("lookupUser", Napi::Function::New(env, LookupUser, "lookupUser"));
   exports.Set("reap", Napi::Function::New(env, Reap, "reap"));
+  exports.Set("watchChildExits", Napi::Function::New(env, WatchChildExits, "watchChildExits"));
   exports.Set("kill", Napi::Function::New(env, Kill, "kill"));
   exports.Set("killpg", Napi::Function::New(env, KillPg, "killpg"));
   exports.Set("alive", Napi::Function::New(env, Alive, "alive"));

@@ -7,7 +7,8 @@ namespace immortal {
 Napi::Value Spawn(const Napi::CallbackInfo& info);      // spawn.cc
 Napi::Value Pipe(const Napi::CallbackInfo& info);       // spawn.cc
 Napi::Value LookupUser(const Napi::CallbackInfo& info); // user.cc
-Napi::Value Reap(const Napi::CallbackInfo& info);       // process.cc
+Napi::Value Reap(const Napi::CallbackInfo& info);       // reap.cc
+Napi::Value WatchChildExits(const Napi::CallbackInfo& info);  // reap.cc
 Napi::Value Kill(const Napi::CallbackInfo& info);       // process.cc
 Napi::Value KillPg(const Napi::CallbackInfo& info);     // process.cc
 Napi::Value Alive(const Napi::CallbackInfo& info);      // process.cc

@@ -1,4 +1,4 @@
-// Small process-level calls: reaping, signals, liveness, the supervise lock,
+// Small process-level calls: signals, liveness, the supervise lock,
 // becoming a subreaper, the credentials of a control-socket peer.
 #include <errno.h>
 #include <signal.h>
@@ -6,7 +6,6 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #if defined(__linux__)
@@ -17,32 +16,8 @@
 
 #include "addon.h"
 #include "errors.h"
-#include "prepared_restart.h"
 
 namespace immortal {
-
-// waitpid(pid, WNOHANG): {pid, code, signal} or null when nothing has exited (or no child);
-// with "restarted" or "restartError" when a restart was prepared for pid (prepared_restart.cc).
-Napi::Value Reap(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  pid_t wanted = static_cast<pid_t>(info[0].As<Napi::Number>().Int32Value());
-  int status = 0;
-  pid_t pid;
-  do {
-    pid = waitpid(wanted, &status, WNOHANG);
-  } while (pid < 0 && errno == EINTR);
-  if (pid < 0 && errno != ECHILD) {
-    ErrnoError(env, errno, "waitpid").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  if (pid <= 0) return env.Null();
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("pid", Napi::Number::New(env, pid));
-  result.Set("code", Napi::Number::New(env, WIFEXITED(status) ? WEXITSTATUS(status) : 0));
-  result.Set("signal", Napi::Number::New(env, WIFSIGNALED(status) ? WTERMSIG(status) : 0));
-  RestartIfPrepared(env, pid, result);
-  return result;
-}
 
 Napi::Value Kill(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -35,6 +35,7 @@ interface Addon {
   watchExit(pid: number, mode: string, pollIntervalMs: number, cb: (err?: Error) => void): ExitWatch;
   watchModes(): string[];
   reap(pid: number): RawExitStatus | null;
+  watchChildExits(onExit: (raw: RawExitStatus) => void): void;
   kill(pid: number, sig: number): void;
   killpg(pgid: number, sig: number): void;
   alive(pid: number): boolean;
@@ -233,6 +234,16 @@ function toExitStatus(raw: RawExitStatus): ExitStatus {
 export function reap(pid: number): ExitStatus | null {
   const raw = addon.reap(integer(pid, 'reap: pid'));
   return raw === null ? null : toExitStatus(raw);
+}
+
+/**
+ * From now on each SIGCHLD reaps every exited child in the addon, at once (a prepared
+ * restart included), and calls onExit with each status in turn, as reap(-1) would return
+ * them. Does not keep the process alive. Once per process (native/reap.cc).
+ */
+export function watchChildExits(onExit: (status: ExitStatus) => void): void {
+  if (typeof onExit !== 'function') throw new TypeError('watchChildExits: onExit must be a function');
+  addon.watchChildExits((raw) => onExit(toExitStatus(raw)));
 }
 
 export function kill(pid: number, sig: string | number): void {

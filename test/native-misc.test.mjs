@@ -139,6 +139,35 @@ describe('reaper (in a fresh node process: it reaps every child of its process)'
     assert.deepEqual(result.zombies, []);
     assert.equal(result.noChildrenAfter, null);
   });
+
+  test('the SIGCHLD watch keeps nothing alive: once the last child is reaped, node exits by itself', async () => {
+    const result = await runModule(`
+      import { createRequire } from 'node:module';
+      const require = createRequire(import.meta.url);
+      const native = require(${JSON.stringify(DIST)});
+      const reaper = require(${JSON.stringify(REAPER)});
+      const { pid } = native.spawn({ file: '/bin/sh', argv: ['sh', '-c', 'exit 3'], env: [] });
+      reaper.onChildExit(pid, (status) => process.stdout.write(JSON.stringify(status)));
+      // No process.exit(): an unref'd watch lets the loop end after the status.`);
+    assert.equal(result.code, 3);
+  });
+
+  test('a child started and registered by an exit handler is delivered too, never taken for an orphan', async () => {
+    const result = await runModule(`
+      import { createRequire } from 'node:module';
+      const require = createRequire(import.meta.url);
+      const native = require(${JSON.stringify(DIST)});
+      const reaper = require(${JSON.stringify(REAPER)});
+      const codes = [];
+      // Each exit starts the next child from its handler, as a restart does: 20 in a row.
+      const next = (n) => {
+        const { pid } = native.spawn({ file: '/bin/sh', argv: ['sh', '-c', 'exit ' + n], env: [] });
+        reaper.onChildExit(pid, (status) => { codes.push(status.code); if (n < 19) next(n + 1); else done(); });
+      };
+      const done = () => process.stdout.write(JSON.stringify({ codes, orphans: reaper.orphansReaped() }));
+      next(0);`);
+    assert.deepEqual(result, { codes: Array.from({ length: 20 }, (_, i) => i), orphans: 0 });
+  });
 });
 
 describe('kill, killpg, alive', () => {

@@ -1,10 +1,10 @@
-// The one place that calls waitpid. A SIGCHLD watcher (a libuv signal handle, never
-// sigaction) reaps every exited child and hands each status to whoever registered that pid;
+// The one place that calls waitpid. A SIGCHLD watcher (a libuv signal handle in the addon,
+// never sigaction) reaps every exited child and hands each status to whoever registered that pid;
 // a pid nobody registered is an orphan adopted as subreaper: reaped and dropped, so no
 // zombie survives. Nothing in a supervisor process may use child_process: its children would
 // be reaped here and libuv would never learn their status.
 
-import { reap, type ExitStatus } from '../native';
+import { reap, watchChildExits, type ExitStatus } from '../native';
 
 type ExitHandler = (status: ExitStatus) => void;
 
@@ -55,7 +55,8 @@ export function orphansReaped(): number {
 function install(): void {
   if (installed) return;
   installed = true;
-  process.on('SIGCHLD', reapExited);
+  // Reaped in the addon as the signal arrives, not after Node's emit (native/reap.cc).
+  watchChildExits(deliver);
 }
 
 /** Reaps until nothing more has exited; signals coalesce, so one SIGCHLD may mean many. */
@@ -63,13 +64,17 @@ export function reapExited(): void {
   for (;;) {
     const status = reap(-1);
     if (status === null) return;
-    const handler = handlers.get(status.pid);
-    if (handler === undefined) {
-      orphanCount++;
-      continue;
-    }
-    handlers.delete(status.pid);
-    updateKeepAlive();
-    handler(status);
+    deliver(status);
   }
+}
+
+function deliver(status: ExitStatus): void {
+  const handler = handlers.get(status.pid);
+  if (handler === undefined) {
+    orphanCount++;
+    return;
+  }
+  handlers.delete(status.pid);
+  updateKeepAlive();
+  handler(status);
 }
