@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 
 import native from '../dist/native.js';
-import { tmpdir } from './helpers.mjs';
+import { tmpdir, waitFor } from './helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const { readPidfile, writePidfileSwapping } = require('../dist/process/pidfile.js');
@@ -69,33 +69,39 @@ describe('writePidfileSwapping', () => {
     const file = path.join(dir, 'child.pid');
     const spare = path.join(dir, 'child.pid.spare');
     writePidfileSwapping(file, spare, 1);
-    const stop = new Int32Array(new SharedArrayBuffer(4));
+    // [0]: stop, [1]: reads so far.
+    const shared = new Int32Array(new SharedArrayBuffer(8));
     const reader = new Worker(`
       const { readFileSync } = require('node:fs');
-      const { workerData: { file, stop } } = require('node:worker_threads');
-      let reads = 0, bad = [];
-      while (Atomics.load(stop, 0) === 0) {
+      const { workerData: { file, shared } } = require('node:worker_threads');
+      const bad = [];
+      while (Atomics.load(shared, 0) === 0) {
         let text;
         try { text = readFileSync(file, 'latin1'); } catch (err) { text = err.code; }
         if (!/^[1-9][0-9]*\\n$/.test(text)) bad.push(text);
-        reads++;
+        Atomics.add(shared, 1, 1);
       }
-      require('node:worker_threads').parentPort.postMessage({ reads, bad: bad.slice(0, 5) });`,
-    { eval: true, workerData: { file, stop } });
+      require('node:worker_threads').parentPort.postMessage(bad.slice(0, 5));`,
+    { eval: true, workerData: { file, shared } });
     const result = new Promise((resolve, reject) => {
       reader.once('message', resolve);
       reader.once('error', reject);
     });
-    // Swaps until the reader has had a fair chance to land between two of them.
-    for (let i = 0; i < 2000; i++) {
-      writePidfileSwapping(file, spare, i % 2 === 0 ? 100 + i : 1000000 + i);
-      if (i % 100 === 99) await new Promise((resolve) => setImmediate(resolve));
+    const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
+    // A worker takes a while to start on a loaded machine: swap only once it reads.
+    await waitFor(() => Atomics.load(shared, 1) > 0, { timeout: 15000, message: 'the reader thread reading' });
+    // At least 2000 swaps, and on until the reader has read 500 times while they went on.
+    const readsBefore = Atomics.load(shared, 1);
+    let pid = 0;
+    for (let i = 0; i < 2000 || Atomics.load(shared, 1) - readsBefore < 500; i++) {
+      pid = i % 2 === 0 ? 100 + i : 1000000 + i;
+      writePidfileSwapping(file, spare, pid);
+      if (i % 100 === 99) await yieldToLoop();
     }
-    Atomics.store(stop, 0, 1);
-    const { reads, bad } = await result;
+    Atomics.store(shared, 0, 1);
+    const bad = await result;
     await reader.terminate();
-    assert.ok(reads > 0, 'the reader ran');
     assert.deepEqual(bad, []);
-    assert.equal(readPidfile(file), 1001999);
+    assert.equal(readPidfile(file), pid);
   });
 });
