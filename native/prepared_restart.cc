@@ -37,9 +37,13 @@ struct PreparedRestart {
   uint64_t notBeforeNs = 0;
   // The log copiers' endOfRun: the last run's output is ended before the next run writes.
   std::vector<std::function<void()>> endOfRun;
+  // cgroup.events, opened when prepared and read again with pread at the exit: no open
+  // and close between the exit and the restart. -1: it could not be opened (JS decides).
+  int eventsFd = -1;
 
   ~PreparedRestart() {
     if (plan->cgroupFd >= 0) close(plan->cgroupFd);  // our own copy (PrepareRestart)
+    if (eventsFd >= 0) close(eventsFd);
   }
 };
 
@@ -51,15 +55,14 @@ std::unordered_map<pid_t, std::unique_ptr<PreparedRestart>>& Prepared() {
 
 // cgroup.events says "populated 0": no process is left in the cgroup or below it. Anything
 // else (populated 1, no such file, a read error) is not proof, and JavaScript decides.
-bool CgroupEmpty(int cgroupFd) {
-  int fd = openat(cgroupFd, "cgroup.events", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
+// A kernfs file reads afresh from offset 0 each time.
+bool CgroupEmpty(int eventsFd) {
+  if (eventsFd < 0) return false;
   char text[256];
   ssize_t n;
   do {
-    n = read(fd, text, sizeof text - 1);
+    n = pread(eventsFd, text, sizeof text - 1, 0);
   } while (n < 0 && errno == EINTR);
-  close(fd);
   if (n <= 0) return false;
   text[n] = '\0';
   for (const char* line = text; line != nullptr && *line != '\0';) {
@@ -95,6 +98,7 @@ Napi::Value PrepareRestart(const Napi::CallbackInfo& info) {
     ErrnoError(env, errno, "fcntl").ThrowAsJavaScriptException();
     return env.Undefined();
   }
+  prepared->eventsFd = openat(plan->cgroupFd, "cgroup.events", O_RDONLY | O_CLOEXEC);
   Napi::Array copiers = info[3].As<Napi::Array>();
   for (uint32_t i = 0; i < copiers.Length(); i++) {
     std::function<void()> end = EndOfRunOf(copiers.Get(i));
@@ -117,20 +121,21 @@ Napi::Value CancelRestart(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-void RestartIfPrepared(Napi::Env env, pid_t pid, Napi::Object status) {
+RestartOutcome RestartIfPrepared(Napi::Env env, pid_t pid) {
+  RestartOutcome outcome;
   auto found = Prepared().find(pid);
-  if (found == Prepared().end()) return;
+  if (found == Prepared().end()) return outcome;
   std::unique_ptr<PreparedRestart> prepared = std::move(found->second);
   Prepared().erase(found);
-  if (uv_hrtime() < prepared->notBeforeNs || !CgroupEmpty(prepared->plan->cgroupFd)) return;
+  if (uv_hrtime() < prepared->notBeforeNs || !CgroupEmpty(prepared->eventsFd)) return outcome;
   for (const std::function<void()>& end : prepared->endOfRun) end();
-  Napi::Error error;
-  const pid_t child = StartPlan(env, *prepared->plan, &error);
+  const pid_t child = StartPlan(env, *prepared->plan, &outcome.error);
   if (child > 0) {
-    status.Set("restarted", Napi::Number::New(env, child));
+    outcome.restarted = child;
   } else {
-    status.Set("restartError", error.Value());
+    outcome.failed = true;
   }
+  return outcome;
 }
 
 }  // namespace immortal

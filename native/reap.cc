@@ -35,11 +35,14 @@ Napi::Value ReapOne(Napi::Env env, pid_t wanted) {
     return Napi::Value();
   }
   if (pid <= 0) return env.Null();
+  // The restart first: the status object can wait, the next child should not.
+  RestartOutcome restart = RestartIfPrepared(env, pid);
   Napi::Object result = Napi::Object::New(env);
   result.Set("pid", Napi::Number::New(env, pid));
   result.Set("code", Napi::Number::New(env, WIFEXITED(status) ? WEXITSTATUS(status) : 0));
   result.Set("signal", Napi::Number::New(env, WIFSIGNALED(status) ? WTERMSIG(status) : 0));
-  RestartIfPrepared(env, pid, result);
+  if (restart.restarted > 0) result.Set("restarted", Napi::Number::New(env, restart.restarted));
+  if (restart.failed) result.Set("restartError", restart.error.Value());
   return result;
 }
 

@@ -238,6 +238,15 @@ bool ReadFailure(int fd, ChildFailure* failure) {
 }
 
 
+// /dev/null for the stdio entries a plan leaves empty: opened once and kept (CLOEXEC; the
+// child dups it), not at every start: one open less between an exit and the restart. Only
+// the main thread spawns. -1 with errno when it cannot be opened; tried again next time.
+int DevNull() {
+  static int fd = -1;
+  if (fd < 0) fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  return fd;
+}
+
 int OpenPidfd(pid_t pid) {
 #if defined(__linux__) && defined(SYS_pidfd_open)
   return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
@@ -267,7 +276,7 @@ pid_t StartPlan(Napi::Env env, const SpawnPlan& plan, Napi::Error* error) {
     *error = ErrnoError(env, errno, "pipe2");
     return -1;
   }
-  int devNull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  int devNull = DevNull();
   if (devNull < 0) {
     int err = errno;
     close(report[0]);
@@ -301,7 +310,6 @@ pid_t StartPlan(Napi::Env env, const SpawnPlan& plan, Napi::Error* error) {
   }
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   close(report[1]);
-  close(devNull);
   if (args.cgroupProcsFd >= 0) close(args.cgroupProcsFd);
 
   if (pid < 0) {
