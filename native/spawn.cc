@@ -239,11 +239,17 @@ bool ReadFailure(int fd, ChildFailure* failure) {
 
 
 // /dev/null for the stdio entries a plan leaves empty: opened once and kept (CLOEXEC; the
-// child dups it), not at every start: one open less between an exit and the restart. Only
-// the main thread spawns. -1 with errno when it cannot be opened; tried again next time.
+// child dups it), not at every start: one open less between an exit and the restart. An
+// fstat proves the number still names it (a stray close elsewhere must never hand a
+// service some other file as its stdin); otherwise it is opened again. Only the main
+// thread spawns. -1 with errno when it cannot be opened.
 int DevNull() {
   static int fd = -1;
-  if (fd < 0) fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  static dev_t device = 0;
+  struct stat st;
+  if (fd >= 0 && fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == device) return fd;
+  fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (fd >= 0 && fstat(fd, &st) == 0) device = st.st_rdev;
   return fd;
 }
 

@@ -323,6 +323,38 @@ describe('spawn: child-side failures always reach the caller', () => {
     assert.throws(() => children.spawn({ file: '/bin/true', argv: ['true'], env: [], stdio: new Array(300).fill(-1) }), { code: 'EMFILE' });
   });
 
+  test('the /dev/null kept for empty stdio entries, closed by a stray close and its number reused: the next child still gets /dev/null', async () => {
+    const script = `
+      const fs = require('node:fs');
+      const native = require(${JSON.stringify(DIST)});
+      const stdinOf = () => {
+        const [r, w] = native.pipe();
+        const { pid } = native.spawn({ file: '/bin/sh', argv: ['sh', '-c', 'readlink /proc/self/fd/0'], env: ['PATH=/usr/bin:/bin'], stdio: [-1, w, -1] });
+        fs.closeSync(w);
+        let out = '';
+        const buf = Buffer.alloc(256);
+        for (let n; (n = fs.readSync(r, buf)) > 0;) out += buf.toString('utf8', 0, n);
+        fs.closeSync(r);
+        while (native.reap(pid) === null) {}
+        return out.trim();
+      };
+      const first = stdinOf();
+      // (readdir's own fd is gone by the time it is looked at: no link.)
+      const link = (fd) => { try { return fs.readlinkSync('/proc/self/fd/' + fd); } catch { return ''; } };
+      const kept = fs.readdirSync('/proc/self/fd').map(Number).filter((fd) => fd > 2 && link(fd) === '/dev/null');
+      for (const fd of kept) fs.closeSync(fd);
+      const file = require('node:path').join(require('node:os').tmpdir(), 'immortal-stray-' + process.pid);
+      // Opened until a file holds the kept number (lower free numbers are taken first).
+      const opened = [];
+      while (opened.length < 64 && !opened.includes(kept[0])) opened.push(fs.openSync(file, 'w+'));
+      const second = stdinOf();
+      for (const fd of opened) fs.closeSync(fd);
+      fs.unlinkSync(file);
+      console.log(JSON.stringify({ first, kept: kept.length, reusedNumber: opened.includes(kept[0]), second }));`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { timeout: 20000 });
+    assert.deepEqual(JSON.parse(stdout), { first: '/dev/null', kept: 1, reusedNumber: true, second: '/dev/null' });
+  });
+
   test('exec failures carry stage exec; others carry their syscall', () => {
     assert.throws(() => children.spawn({ file: '/nonexistent/x', argv: ['x'], env: [] }), { code: 'ENOENT', stage: 'exec' });
     assert.throws(() => children.spawn({ file: '/bin/true', argv: ['true'], env: [], stdio: [-1, 987654, -1] }), { code: 'EBADF', stage: 'dup2' });
