@@ -238,18 +238,31 @@ bool ReadFailure(int fd, ChildFailure* failure) {
 }
 
 
+// The character device fd names, or -1. statx on Linux: fstat is a GLIBC_2.33 symbol there,
+// and the prebuilds promise glibc 2.32 (scripts/check-prebuilds.mjs).
+int64_t CharDevice(int fd) {
+#if defined(__linux__)
+  struct statx sx;
+  if (statx(fd, "", AT_EMPTY_PATH, STATX_TYPE, &sx) != 0 || !S_ISCHR(sx.stx_mode)) return -1;
+  return (static_cast<int64_t>(sx.stx_rdev_major) << 32) | sx.stx_rdev_minor;
+#else
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISCHR(st.st_mode)) return -1;
+  return static_cast<int64_t>(st.st_rdev);
+#endif
+}
+
 // /dev/null for the stdio entries a plan leaves empty: opened once and kept (CLOEXEC; the
-// child dups it), not at every start: one open less between an exit and the restart. An
-// fstat proves the number still names it (a stray close elsewhere must never hand a
+// child dups it), not at every start: one open less between an exit and the restart. Its
+// device number proves the fd still names it (a stray close elsewhere must never hand a
 // service some other file as its stdin); otherwise it is opened again. Only the main
 // thread spawns. -1 with errno when it cannot be opened.
 int DevNull() {
   static int fd = -1;
-  static dev_t device = 0;
-  struct stat st;
-  if (fd >= 0 && fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == device) return fd;
+  static int64_t device = -1;
+  if (fd >= 0 && device >= 0 && CharDevice(fd) == device) return fd;
   fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (fd >= 0 && fstat(fd, &st) == 0) device = st.st_rdev;
+  if (fd >= 0) device = CharDevice(fd);
   return fd;
 }
 
