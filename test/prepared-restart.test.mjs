@@ -47,14 +47,10 @@ describe('a prepared restart (started inside the reap)', { skip: noCgroup }, () 
     assert.deepEqual(spawns.map((s) => s.via), ['spawn', 'reap'], JSON.stringify(spawns));
     const lines = run.logLines.map((line) => line.replace(/^\S+ prep: /, ''));
     assert.deepEqual(lines.slice(0, 3), [`started ${first}: ${script}`, `pid ${first} exited on SIGKILL`, `started ${second}: ${script}`]);
-    const sdir = path.join(box.env.IMMORTAL_SDIR, 'prep');
-    assert.equal(fs.readFileSync(path.join(sdir, 'child.pid'), 'utf8'), `${second}\n`);
-    // Swapped with the spare, which keeps the pid before (src/process/pidfile.ts).
-    assert.equal(fs.readFileSync(path.join(sdir, 'child.pid.spare'), 'utf8'), `${first}\n`);
+    assert.equal(fs.readFileSync(path.join(box.env.IMMORTAL_SDIR, 'prep', 'child.pid'), 'utf8'), `${second}\n`);
     await waitForStatus(box.ctlSocket('prep'), (status) => status.pid === second && /^up /.test(status.status ?? 'up '));
     assert.equal(await signal(box.ctlSocket('prep'), 'halt'), '');
     assert.deepEqual(await run.waitExit(), { code: 0, signal: null });
-    assert.equal(fs.existsSync(sdir), false, 'child.pid and its spare go with the service, and the emptied directory too');
     assert.deepEqual(fs.readFileSync(log, 'utf8').split('\n'), [`run ${first}`, `run ${second}`, '']);
     assert.ok(gone(second));
   });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Config } from '../config/config';
 import { alive, watchExit, type ExitStatus, type ExitWatch } from '../native';
 import type { ServiceMembers } from '../process/members';
-import { readPidfile, removePidfileIfOurs, removeQuietly, writePidfileAtomically, writePidfileSwapping } from '../process/pidfile';
+import { readPidfile, removePidfileIfOurs, writePidfileAtomically } from '../process/pidfile';
 import { descendsFrom, processArgv, processParent, processStartTime } from '../process/proc';
 import { forgetChild, onChildExit, reapExited } from '../process/reaper';
 import { adoptablePid, followablePid } from './follow';
@@ -78,24 +78,15 @@ export function childPidfile(config: Config): string {
   return path.join(config.superviseDir, 'child.pid');
 }
 
-/** The file the next child.pid is written into: the pid before the current one (see writePidfileSwapping). */
-function childPidSpare(config: Config): string {
-  return path.join(config.superviseDir, 'child.pid.spare');
-}
-
 export function writeChildPidfiles(config: Config, pid: number, log: (line: string) => void): void {
-  const file = childPidfile(config);
-  logFailure(file, log, () => writePidfileSwapping(file, childPidSpare(config), pid));
-  // The operator's own pidfile gets no spare beside it: a plain rename.
-  const own = config.pid.child;
-  if (own) logFailure(own, log, () => writePidfileAtomically(own, pid));
-}
-
-function logFailure(file: string, log: (line: string) => void, write: () => void): void {
-  try {
-    write();
-  } catch (err) {
-    log(`cannot write ${file}: ${(err as Error).message}`);
+  const files = [childPidfile(config)];
+  if (config.pid.child) files.push(config.pid.child);
+  for (const file of files) {
+    try {
+      writePidfileAtomically(file, pid);
+    } catch (err) {
+      log(`cannot write ${file}: ${(err as Error).message}`);
+    }
   }
 }
 
@@ -107,9 +98,7 @@ export function trackedExited(proc: Tracked, config: Config, replaced = false): 
   proc.watch?.close();
   // Its status, when its own parent reaped it, never comes to us: stop waiting for it.
   if (proc.kind !== 'child') forgetChild(proc.pid);
-  if (proc.kind === 'followed' || replaced) return;
-  removePidfileIfOurs(childPidfile(config), proc.pid);
-  removeQuietly(childPidSpare(config));
+  if (proc.kind !== 'followed' && !replaced) removePidfileIfOurs(childPidfile(config), proc.pid);
 }
 
 /** Left running on purpose (exit): no watch, and its exit is no longer ours to handle. */
