@@ -74,9 +74,11 @@ const tracer = {
   mark(text) {
     fs.writeSync(this.marker, text);
   },
+  /** The trace since start(); the tracer cleared. Once per start(). */
   stop() {
     this.write('tracing_on', '0');
     fs.closeSync(this.marker);
+    this.marker = undefined;
     const text = fs.readFileSync(path.join(TRACING, 'trace'), 'utf8');
     this.write('set_event', '');
     this.write('trace', '');
@@ -86,6 +88,8 @@ const tracer = {
 
 /** One supervisor of one service; kill it `kills` times under the tracer. */
 async function traceColumn(id) {
+  const goBin = id === 'go-immortal' ? goImmortalDir() : undefined;
+  if (id === 'go-immortal' && !goBin) return { na: 'the Go original not found (IMMORTAL_GO_DIR)' };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'immortal-restart-trace-'));
   const feed = new StartFeed(dir);
   const programs = writeServicePrograms(dir, feed.path, path.join(dir, 'unused.fifo'));
@@ -94,12 +98,10 @@ async function traceColumn(id) {
   const yml = path.join(dir, 'svc.yml');
   let supervisor;
   let halt;
-  if (id === 'go-immortal') {
-    const bin = goImmortalDir();
-    if (!bin) return { na: 'the Go original not found (IMMORTAL_GO_DIR)' };
+  if (goBin) {
     fs.writeFileSync(yml, `cmd: ${programs.idle} svc1\n`);
-    supervisor = spawn(path.join(bin, 'immortal'), ['-n', '-ctl', 'svc1', '-c', yml], { env, stdio: 'ignore' });
-    halt = () => spawnSync(path.join(bin, 'immortalctl'), ['halt', 'svc1'], { env });
+    supervisor = spawn(path.join(goBin, 'immortal'), ['-n', '-ctl', 'svc1', '-c', yml], { env, stdio: 'ignore' });
+    halt = () => spawnSync(path.join(goBin, 'immortalctl'), ['halt', 'svc1'], { env });
   } else {
     const cli = path.join(ROOT, 'dist', 'cli', 'immortal.js');
     // As in bench/run: no crash-loop backoff, which would add its own delay.
@@ -124,6 +126,8 @@ async function traceColumn(id) {
     }
     return { kills: phasesOf(tracer.stop()) };
   } finally {
+    // A kill whose restart never came (a timeout) must not leave the tracer running.
+    if (tracer.marker !== undefined) tracer.stop();
     halt();
     await Promise.race([exited, sleep(10000)]);
     try {
