@@ -87,6 +87,8 @@ for (const mode of modes) {
       await run.waitForLog(/stopping 2 processes left of the last run/);
       const second = await servedBy(port, first.master);
       assert.notEqual(second.master, first.master);
+      // A worker answers before its sibling is forked; the pidfile comes after both.
+      await waitForStatus(box.ctlSocket('prefork'), (st) => st.fpid === true && st.pid === second.master);
       for (const pid of oldWorkers) assert.ok(gone(pid), `old worker ${pid} is gone`);
       assert.equal(processesRunning(preforkOn(port)).length, 3, 'one master and two workers: one generation');
       // The followed master descended from us: its real status is known, not 0.
