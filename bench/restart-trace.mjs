@@ -18,18 +18,14 @@
 //
 //   node bench/restart-trace.mjs [--kills=15] [--only=immortal,go-immortal]
 
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-import { nodeFlagsFor } from './lib/node-flags.mjs';
+import { killAndAwaitRestart, oneServiceMissing, startOneService } from './lib/one-service.mjs';
 import { StartFeed, writeServicePrograms } from './lib/services.mjs';
-import { fmt, nowMs, percentile, sleep } from './lib/stats.mjs';
-import { goImmortalDir } from './lib/supervisors.mjs';
+import { fmt, percentile, sleep } from './lib/stats.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TRACING = '/sys/kernel/tracing';
 const EVENTS = [
   'sched/sched_switch', 'sched/sched_wakeup', 'sched/sched_wakeup_new', 'sched/sched_process_fork',
@@ -88,41 +84,18 @@ const tracer = {
 
 /** One supervisor of one service; kill it `kills` times under the tracer. */
 async function traceColumn(id) {
-  const goBin = id === 'go-immortal' ? goImmortalDir() : undefined;
-  if (id === 'go-immortal' && !goBin) return { na: 'the Go original not found (IMMORTAL_GO_DIR)' };
+  const missing = oneServiceMissing(id);
+  if (missing) return { na: missing };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'immortal-restart-trace-'));
   const feed = new StartFeed(dir);
   const programs = writeServicePrograms(dir, feed.path, path.join(dir, 'unused.fifo'));
-  const env = { ...process.env, IMMORTAL_SDIR: path.join(dir, 'sdir'), HOME: dir };
-  fs.mkdirSync(env.IMMORTAL_SDIR);
-  const yml = path.join(dir, 'svc.yml');
-  let supervisor;
-  let halt;
-  if (goBin) {
-    fs.writeFileSync(yml, `cmd: ${programs.idle} svc1\n`);
-    supervisor = spawn(path.join(goBin, 'immortal'), ['-n', '-ctl', 'svc1', '-c', yml], { env, stdio: 'ignore' });
-    halt = () => spawnSync(path.join(goBin, 'immortalctl'), ['halt', 'svc1'], { env });
-  } else {
-    const cli = path.join(ROOT, 'dist', 'cli', 'immortal.js');
-    // As in bench/run: no crash-loop backoff, which would add its own delay.
-    fs.writeFileSync(yml, `cmd: ${programs.idle} svc1\nbackoff:\n  cap: 0\n`);
-    supervisor = spawn(process.execPath, [...nodeFlagsFor(cli), cli, '-n', '-ctl', 'svc1', '-c', yml], { env, stdio: 'ignore' });
-    const ctl = path.join(ROOT, 'dist', 'cli', 'immortalctl.js');
-    halt = () => spawnSync(process.execPath, [ctl, 'halt', 'svc1'], { env });
-  }
-  const exited = new Promise((resolve) => supervisor.once('exit', resolve));
+  const { exited, halt } = startOneService(id, dir, 'svc1', [programs.idle, 'svc1']);
   let current;
   try {
     current = await feed.next('svc1', 20000);
     tracer.start();
     for (let i = 0; i < options.kills; i++) {
-      const age = nowMs() - current.at;
-      if (age < 1500) await sleep(1500 - age);
-      feed.drain('svc1');
-      tracer.mark(`KILL ${current.pid}`);
-      process.kill(current.pid, 'SIGKILL');
-      current = await feed.next('svc1', 20000);
-      tracer.mark(`SEEN ${current.pid}`);
+      ({ next: current } = await killAndAwaitRestart(feed, 'svc1', current, { mark: (text) => tracer.mark(text) }));
     }
     return { kills: phasesOf(tracer.stop()) };
   } finally {

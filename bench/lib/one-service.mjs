@@ -1,0 +1,65 @@
+// One supervisor of one idle service, started as an operator would (`immortal -n -ctl NAME -c
+// FILE`), for the scripts that kill that service over and over: restart-trace.mjs and
+// restart-pairs.mjs. The service announces each start on the bench's FIFO (services.mjs).
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { nodeFlagsFor } from './node-flags.mjs';
+import { nowMs, sleep } from './stats.mjs';
+import { goImmortalDir } from './supervisors.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Why `id` cannot run here, or undefined. */
+export function oneServiceMissing(id) {
+  if (id === 'go-immortal') return goImmortalDir() ? undefined : 'the Go original not found (IMMORTAL_GO_DIR)';
+  if (id === 'immortal') return fs.existsSync(path.join(ROOT, 'dist', 'cli', 'immortal.js')) ? undefined : 'dist/ not built (npm install)';
+  return `unknown supervisor ${id} (immortal, go-immortal)`;
+}
+
+/**
+ * Starts supervisor `id` (immortal or go-immortal) of service `name` running `argv`, with its
+ * own directory under dir. Returns { exited, halt() }: halt stops service and supervisor.
+ */
+export function startOneService(id, dir, name, argv) {
+  const env = { ...process.env, IMMORTAL_SDIR: path.join(dir, 'sdir'), HOME: dir };
+  fs.mkdirSync(env.IMMORTAL_SDIR, { recursive: true });
+  const yml = path.join(dir, `${name}.yml`);
+  let supervisor;
+  let halt;
+  if (id === 'go-immortal') {
+    const bin = goImmortalDir();
+    fs.writeFileSync(yml, `cmd: ${argv.join(' ')}\n`);
+    supervisor = spawn(path.join(bin, 'immortal'), ['-n', '-ctl', name, '-c', yml], { env, stdio: 'ignore' });
+    halt = () => spawnSync(path.join(bin, 'immortalctl'), ['halt', name], { env });
+  } else {
+    const cli = path.join(ROOT, 'dist', 'cli', 'immortal.js');
+    // As in bench/run: no crash-loop backoff, which would add its own delay.
+    fs.writeFileSync(yml, `cmd: ${argv.join(' ')}\nbackoff:\n  cap: 0\n`);
+    supervisor = spawn(process.execPath, [...nodeFlagsFor(cli), cli, '-n', '-ctl', name, '-c', yml], { env, stdio: 'ignore' });
+    const ctl = path.join(ROOT, 'dist', 'cli', 'immortalctl.js');
+    halt = () => spawnSync(process.execPath, [ctl, 'halt', name], { env });
+  }
+  const exited = new Promise((resolve) => supervisor.once('exit', resolve));
+  return { exited, halt };
+}
+
+/**
+ * Kills the service's current process once it has run minAgeMs (every supervisor here waits
+ * until 1 s after a start before the next one) and waits for the next start's announcement.
+ * mark(text) is called just before the kill and after the announcement. Returns { next,
+ * latency }: the new start, and kill → announced in ms.
+ */
+export async function killAndAwaitRestart(feed, name, current, { minAgeMs = 1500, mark = () => {} } = {}) {
+  const age = nowMs() - current.at;
+  if (age < minAgeMs) await sleep(minAgeMs - age);
+  feed.drain(name);
+  mark(`KILL ${current.pid}`);
+  const killedAt = nowMs();
+  process.kill(current.pid, 'SIGKILL');
+  const next = await feed.next(name, 20000);
+  mark(`SEEN ${next.pid}`);
+  return { next, latency: next.at - killedAt };
+}
