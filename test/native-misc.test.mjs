@@ -152,10 +152,14 @@ describe('reaper (in a fresh node process: it reaps every child of its process)'
     assert.equal(result.code, 3);
   });
 
-  test('a child started and registered by an exit handler is delivered too, never taken for an orphan', async () => {
+  test('a child started and registered by an exit handler is delivered too, never taken for an orphan; the keep-alive timer is set once', async () => {
     const result = await runModule(`
       import { createRequire } from 'node:module';
       const require = createRequire(import.meta.url);
+      // The reaper's keep-alive is a setInterval: a restart's handler must not clear and set it again.
+      let intervals = 0;
+      const realSetInterval = globalThis.setInterval;
+      globalThis.setInterval = (...args) => { intervals++; return realSetInterval(...args); };
       const native = require(${JSON.stringify(DIST)});
       const reaper = require(${JSON.stringify(REAPER)});
       const codes = [];
@@ -164,9 +168,10 @@ describe('reaper (in a fresh node process: it reaps every child of its process)'
         const { pid } = native.spawn({ file: '/bin/sh', argv: ['sh', '-c', 'exit ' + n], env: [] });
         reaper.onChildExit(pid, (status) => { codes.push(status.code); if (n < 19) next(n + 1); else done(); });
       };
-      const done = () => process.stdout.write(JSON.stringify({ codes, orphans: reaper.orphansReaped() }));
+      const done = () => process.stdout.write(JSON.stringify({ codes, orphans: reaper.orphansReaped(), intervals }));
+      // No process.exit(): after the last exit the keep-alive is cleared and node ends by itself.
       next(0);`);
-    assert.deepEqual(result, { codes: Array.from({ length: 20 }, (_, i) => i), orphans: 0 });
+    assert.deepEqual(result, { codes: Array.from({ length: 20 }, (_, i) => i), orphans: 0, intervals: 1 });
   });
 });
 

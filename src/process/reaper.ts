@@ -75,6 +75,11 @@ function deliver(status: ExitStatus): void {
     return;
   }
   handlers.delete(status.pid);
-  updateKeepAlive();
-  handler(status);
+  try {
+    handler(status);
+  } finally {
+    // After the handler, which registers a restart's next child: the keep-alive timer is
+    // then left as it is rather than cleared and set again (0.1 ms at every restart).
+    updateKeepAlive();
+  }
 }
