@@ -9,7 +9,8 @@
 //
 // --gap: ms between a restart's announcement and the other service's kill, so that what a
 // supervisor does after a restart (its bookkeeping) never overlaps the other's restart.
-// Prints, per supervisor, kill → announced in ms (p25 / p50 / p75 / mean), then for the pair:
+// Prints, per supervisor, kill → announced in ms (p25 / p50 / p75 / mean) and its CPU time
+// per restart (schedstat, every thread; robust to load), then for the pair:
 // in how many rounds the first was faster, the median of the per-round differences and the
 // ratio of the medians.
 
@@ -18,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { killAndAwaitRestart, oneServiceMissing, startOneService } from './lib/one-service.mjs';
+import { cpuNsBetween, supervisorCpuSnapshot } from './lib/proc.mjs';
 import { StartFeed, writeServicePrograms } from './lib/services.mjs';
 import { fmt, nowMs, percentile, sleep } from './lib/stats.mjs';
 
@@ -58,6 +60,7 @@ try {
   for (const column of columns) column.current = await feed.next(column.name, 20000);
   process.stderr.write(`${options.rounds} rounds of one kill each, ${options.only.join(' and ')} alternating first…\n`);
   let lastSeen = nowMs();
+  for (const column of columns) column.cpuBefore = supervisorCpuSnapshot(...column.mark);
   for (let round = 0; round < options.rounds; round++) {
     const order = round % 2 === 0 ? columns : [...columns].reverse();
     for (const column of order) {
@@ -69,6 +72,8 @@ try {
       lastSeen = nowMs();
     }
   }
+  // Each supervisor's CPU over all rounds: its own restarts, and idling through the other's.
+  for (const column of columns) column.cpuMs = cpuNsBetween(column.cpuBefore, supervisorCpuSnapshot(...column.mark)) / 1e6;
 } finally {
   for (const column of columns) column.halt();
   await Promise.race([Promise.all(columns.map((c) => c.exited)), sleep(10000)]);
@@ -84,10 +89,10 @@ try {
 }
 
 const [a, b] = columns;
-const rows = [['kill → announced (ms)', 'p25', 'p50', 'p75', 'mean']];
+const rows = [['kill → announced (ms)', 'p25', 'p50', 'p75', 'mean', 'supervisor CPU per restart (ms)']];
 for (const c of columns) {
   const mean = c.latencies.reduce((sum, v) => sum + v, 0) / c.latencies.length;
-  rows.push([c.id, ...[25, 50, 75].map((p) => fmt(percentile(c.latencies, p))), fmt(mean)]);
+  rows.push([c.id, ...[25, 50, 75].map((p) => fmt(percentile(c.latencies, p))), fmt(mean), fmt(c.cpuMs / c.latencies.length)]);
 }
 const differences = a.latencies.map((value, round) => value - b.latencies[round]);
 const wins = differences.filter((d) => d < 0).length;

@@ -21,10 +21,12 @@ export function oneServiceMissing(id) {
 
 /**
  * Starts supervisor `id` (immortal or go-immortal) of service `name` running `argv`, with its
- * own directory under dir. Returns { exited, halt() }: halt stops service and supervisor.
+ * own directory under dir. Returns { exited, halt(), mark }: halt stops service and
+ * supervisor; mark finds the supervisor's processes (proc.mjs, supervisorCpuSnapshot).
  */
 export function startOneService(id, dir, name, argv) {
-  const env = { ...process.env, IMMORTAL_SDIR: path.join(dir, 'sdir'), HOME: dir };
+  const mark = ['BENCH_MARK', `immortal-bench-${process.pid}-${id}-${name}`];
+  const env = { ...process.env, IMMORTAL_SDIR: path.join(dir, 'sdir'), HOME: dir, [mark[0]]: mark[1] };
   fs.mkdirSync(env.IMMORTAL_SDIR, { recursive: true });
   const yml = path.join(dir, `${name}.yml`);
   let supervisor;
@@ -43,7 +45,7 @@ export function startOneService(id, dir, name, argv) {
     halt = () => spawnSync(process.execPath, [ctl, 'halt', name], { env });
   }
   const exited = new Promise((resolve) => supervisor.once('exit', resolve));
-  return { exited, halt };
+  return { exited, halt, mark };
 }
 
 /**
