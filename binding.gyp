@@ -7,7 +7,6 @@
         "native/dir_signature.cc",
         "native/errors.cc",
         "native/exec.cc",
-        "native/exchange_files.cc",
         "native/spawn.cc",
         "native/spawn_child.cc",
         "native/spawn_clone3.cc",

@@ -30,7 +30,6 @@ Napi::Object InitImmortal(Napi::Env env, Napi::Object exports) {
   exports.Set("watchNotify", Napi::Function::New(env, WatchNotify, "watchNotify"));
   exports.Set("pidfdGetfd", Napi::Function::New(env, PidfdGetfd, "pidfdGetfd"));
   exports.Set("exec", Napi::Function::New(env, Exec, "exec"));
-  exports.Set("exchangeFiles", Napi::Function::New(env, ExchangeFiles, "exchangeFiles"));
   exports.Set("dirSignature", Napi::Function::New(env, DirSignature, "dirSignature"));
   exports.Set("prepareRestart", Napi::Function::New(env, PrepareRestart, "prepareRestart"));
   exports.Set("cancelRestart", Napi::Function::New(env, CancelRestart, "cancelRestart"));

@@ -30,7 +30,6 @@ Napi::Value OpenNotifySocket(const Napi::CallbackInfo& info); // notify.cc
 Napi::Value WatchNotify(const Napi::CallbackInfo& info);      // notify.cc
 Napi::Value PidfdGetfd(const Napi::CallbackInfo& info);       // pidfd.cc
 Napi::Value Exec(const Napi::CallbackInfo& info);             // exec.cc
-Napi::Value ExchangeFiles(const Napi::CallbackInfo& info);    // exchange_files.cc
 Napi::Value DirSignature(const Napi::CallbackInfo& info);     // dir_signature.cc
 Napi::Value PrepareRestart(const Napi::CallbackInfo& info);   // prepared_restart.cc
 Napi::Value CancelRestart(const Napi::CallbackInfo& info);    // prepared_restart.cc

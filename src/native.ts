@@ -61,7 +61,6 @@ interface Addon {
   watchNotify(fd: number, onMessage: (msg: NotifyMessage) => void, onError: (err: Error) => void): NotifyWatch;
   pidfdGetfd(pid: number, targetFd: number): number;
   exec(file: string, argv: string[], env: string[]): void;
-  exchangeFiles(a: string, b: string): void;
   LogCopier: new (
     readFd: number,
     opts: { file?: string; uid: number; gid: number; sizeBytes: number; ageMs: number; keep: number; timestamp: boolean; forward: boolean; retryMs: number; lineCap: number },
@@ -329,16 +328,6 @@ export function exec(file: string, argv: string[], env: string[]): never {
   }
   addon.exec(file, argv.map(String), env.map(String));
   throw new Error('exec: returned without an error');
-}
-
-/**
- * Swaps two existing names in one step: each then names the other's file, and no file is
- * freed (native/exchange_files.cc). Throws ENOENT when either is missing, EINVAL where the
- * filesystem cannot, ENOSYS where the kernel cannot.
- */
-export function exchangeFiles(a: string, b: string): void {
-  if (typeof a !== 'string' || typeof b !== 'string') throw new TypeError('exchangeFiles: a and b must be strings');
-  addon.exchangeFiles(a, b);
 }
 
 /**

@@ -20,7 +20,7 @@ import {
   type SearchingPidfile, type StartDue, type State, type StopProgress, type Stopping, type StoppingLeftovers, type Tracked,
 } from './states';
 import { beginStop, drainCheckIntervalMs, serviceDrained, signalService } from './stopping';
-import { findLeftRunning, prepareChildPidSpare, trackedExited, watchTracked, writeChildPidfiles } from './tracked-process';
+import { findLeftRunning, trackedExited, watchTracked, writeChildPidfiles } from './tracked-process';
 
 export type { SupervisorOptions } from './options';
 
@@ -287,18 +287,11 @@ export class ServiceStateMachine {
     writeChildPidfiles(this.config, pid, this.opts.log);
     this.opts.log(`started ${pid}: ${this.config.command.join(' ')}`);
     this.spawned({ pid, kind: 'child', ours: true, member: true });
-    if (this.state.name !== 'running') return;
+    if (!this.addonMayRestart || this.state.name !== 'running') return;
     // Prepared a moment after the start, not within it: the new child gets the CPU first. Not
     // later either: waking an idle supervisor for it cost more CPU than the preparation.
-    this.prepareTimer = setTimeout(() => this.prepareNextStart(pid), 0);
+    this.prepareTimer = setTimeout(() => this.prepareRestart(pid), 0);
     this.prepareTimer.unref();
-  }
-
-  /** What the next start needs, made ready while pid runs: child.pid's spare, the restart. */
-  private prepareNextStart(pid: number): void {
-    this.prepareTimer = undefined;
-    prepareChildPidSpare(this.config, this.opts.log);
-    if (this.addonMayRestart) this.prepareRestart(pid);
   }
 
   /**
@@ -306,6 +299,7 @@ export class ServiceStateMachine {
    * would be restarted at once: the addon starts it inside the reap() of pid (prepared-restart.ts).
    */
   private prepareRestart(pid: number): void {
+    this.prepareTimer = undefined;
     const s = this.state;
     if (this.want !== 'up' || s.name !== 'running' || s.proc.pid !== pid) return;
     try {

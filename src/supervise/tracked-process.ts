@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Config } from '../config/config';
 import { alive, watchExit, type ExitStatus, type ExitWatch } from '../native';
 import type { ServiceMembers } from '../process/members';
-import { makeFreshSpare, readPidfile, removePidfileIfOurs, removeQuietly, writePidfileAtomically, writePidfileIntoSpare } from '../process/pidfile';
+import { readPidfile, removePidfileIfOurs, writePidfileAtomically } from '../process/pidfile';
 import { descendsFrom, processArgv, processParent, processStartTime } from '../process/proc';
 import { forgetChild, onChildExit, reapExited } from '../process/reaper';
 import { adoptablePid, followablePid } from './follow';
@@ -78,44 +78,27 @@ export function childPidfile(config: Config): string {
   return path.join(config.superviseDir, 'child.pid');
 }
 
-/** An empty file beside child.pid, made after a start, that the next start writes its pid into. */
-function childPidSpare(config: Config): string {
-  return path.join(config.superviseDir, 'child.pid.next');
-}
-
 export function writeChildPidfiles(config: Config, pid: number, log: (line: string) => void): void {
-  const file = childPidfile(config);
-  logFailure(file, log, () => writePidfileIntoSpare(file, childPidSpare(config), pid));
-  // The operator's own pidfile gets no file beside it: a plain rename.
-  const own = config.pid.child;
-  if (own) logFailure(own, log, () => writePidfileAtomically(own, pid));
-}
-
-/** After a start, off its path: the spare the next start writes child.pid into. */
-export function prepareChildPidSpare(config: Config, log: (line: string) => void): void {
-  const spare = childPidSpare(config);
-  logFailure(spare, log, () => makeFreshSpare(spare));
-}
-
-function logFailure(file: string, log: (line: string) => void, write: () => void): void {
-  try {
-    write();
-  } catch (err) {
-    log(`cannot write ${file}: ${(err as Error).message}`);
+  const files = [childPidfile(config)];
+  if (config.pid.child) files.push(config.pid.child);
+  for (const file of files) {
+    try {
+      writePidfileAtomically(file, pid);
+    } catch (err) {
+      log(`cannot write ${file}: ${(err as Error).message}`);
+    }
   }
 }
 
 /**
  * The process exited: stop watching it; child.pid no longer names it. `replaced`: its
- * successor already runs and is about to be written over it (one exchange, no moment without).
+ * successor already runs and is about to be written over it (one rename, no moment without).
  */
 export function trackedExited(proc: Tracked, config: Config, replaced = false): void {
   proc.watch?.close();
   // Its status, when its own parent reaped it, never comes to us: stop waiting for it.
   if (proc.kind !== 'child') forgetChild(proc.pid);
-  if (proc.kind === 'followed' || replaced) return;
-  removePidfileIfOurs(childPidfile(config), proc.pid);
-  removeQuietly(childPidSpare(config));
+  if (proc.kind !== 'followed' && !replaced) removePidfileIfOurs(childPidfile(config), proc.pid);
 }
 
 /** Left running on purpose (exit): no watch, and its exit is no longer ours to handle. */
