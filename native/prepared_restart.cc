@@ -129,12 +129,9 @@ RestartOutcome RestartIfPrepared(Napi::Env env, pid_t pid) {
   Prepared().erase(found);
   if (uv_hrtime() < prepared->notBeforeNs || !CgroupEmpty(prepared->eventsFd)) return outcome;
   for (const std::function<void()>& end : prepared->endOfRun) end();
+  // On failure StartPlan sets outcome.error.
   const pid_t child = StartPlan(env, *prepared->plan, &outcome.error);
-  if (child > 0) {
-    outcome.restarted = child;
-  } else {
-    outcome.failed = true;
-  }
+  if (child > 0) outcome.restarted = child;
   return outcome;
 }
 

@@ -8,8 +8,7 @@ namespace immortal {
 // What RestartIfPrepared did for one exit.
 struct RestartOutcome {
   pid_t restarted = 0;  // > 0: the new child's pid
-  bool failed = false;  // the start failed: error is what spawn would throw
-  Napi::Error error;
+  Napi::Error error;    // not empty: the start failed, and this is what spawn would throw
 };
 
 // A reap collected pid: if a restart was prepared for it and may run now, start it at once.

@@ -42,7 +42,7 @@ Napi::Value ReapOne(Napi::Env env, pid_t wanted) {
   result.Set("code", Napi::Number::New(env, WIFEXITED(status) ? WEXITSTATUS(status) : 0));
   result.Set("signal", Napi::Number::New(env, WIFSIGNALED(status) ? WTERMSIG(status) : 0));
   if (restart.restarted > 0) result.Set("restarted", Napi::Number::New(env, restart.restarted));
-  if (restart.failed) result.Set("restartError", restart.error.Value());
+  if (!restart.error.IsEmpty()) result.Set("restartError", restart.error.Value());
   return result;
 }
 

@@ -261,6 +261,48 @@ describe('spawn: cgroupFd', () => {
   });
 });
 
+describe('prepareRestart: the restart started inside reap()', () => {
+  const mount = fs.existsSync('/proc/self/mountinfo') ? cgroup2Mount() : null;
+  const why = !isRoot ? 'needs root' : mount === null ? 'no cgroup2 hierarchy mounted here' : false;
+  test('reap() of the prepared pid says "restarted" with the new pid, or "restartError" with what spawn would throw', { skip: why }, async (t) => {
+    const dir = path.join(mount, `immortal-prepared-test-${process.pid}`);
+    try {
+      fs.mkdirSync(dir);
+    } catch (err) {
+      t.skip(`cannot create a cgroup under ${mount}: ${err.code}`);
+      return;
+    }
+    const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    let restarted;
+    try {
+      const first = await sleeper({ cgroupFd: fd });
+      native.prepareRestart(first, { file: '/bin/sleep', argv: ['sleep', '31'], env: [], cgroupFd: fd }, 0, []);
+      native.kill(first, 'SIGKILL');
+      const status = await exitOf(first);
+      restarted = status.restarted;
+      assert.equal(status.signal, 'SIGKILL');
+      assert.ok(restarted > 0 && !gone(restarted), `a new child: ${JSON.stringify(status)}`);
+      assert.equal(status.restartError, undefined);
+      await waitFor(() => fs.readFileSync(`/proc/${restarted}/cmdline`, 'utf8') === 'sleep\x0031\x00', { message: `exec of ${restarted}` });
+
+      const missing = path.join(dir, 'no-such-program');
+      native.prepareRestart(restarted, { file: missing, argv: ['x'], env: [], cgroupFd: fd }, 0, []);
+      native.kill(restarted, 'SIGKILL');
+      const failed = await exitOf(restarted);
+      restarted = undefined;
+      assert.equal(failed.restarted, undefined);
+      assert.equal(failed.restartError?.code, 'ENOENT', `the exec's error: ${JSON.stringify(failed)}`);
+      assert.equal(failed.restartError.path, missing);
+      assert.deepEqual(zombiesOf(process.pid), []);
+    } finally {
+      if (restarted !== undefined) await stop(restarted);
+      fs.closeSync(fd);
+      await waitFor(() => fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8') === '', { message: 'cgroup empty' });
+      fs.rmdirSync(dir);
+    }
+  });
+});
+
 /** The scheduling policy of a thread: field 41 of its stat (0 SCHED_OTHER, 3 SCHED_BATCH). */
 function policyOf(pid, tid = pid) {
   const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
