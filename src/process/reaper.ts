@@ -11,8 +11,8 @@ type ExitHandler = (status: ExitStatus) => void;
 const handlers = new Map<number, ExitHandler>();
 let installed = false;
 let orphanCount = 0;
-// Node unrefs signal listeners: while a registered child runs, this keeps the loop alive,
-// or a process with nothing else to wait on would exit before its child's status arrives.
+// The SIGCHLD watch is unref'd (native/reap.cc): while a registered child runs, this keeps the
+// loop alive, or a process with nothing else to wait on would exit before its child's status arrives.
 let keepAlive: NodeJS.Timeout | undefined;
 
 function updateKeepAlive(): void {
