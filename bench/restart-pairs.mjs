@@ -75,15 +75,7 @@ try {
   // Each supervisor's CPU over all rounds: its own restarts, and idling through the other's.
   for (const column of columns) column.cpuMs = cpuNsBetween(column.cpuBefore, supervisorCpuSnapshot(...column.mark)) / 1e6;
 } finally {
-  for (const column of columns) column.halt();
-  await Promise.race([Promise.all(columns.map((c) => c.exited)), sleep(10000)]);
-  for (const column of columns) {
-    try {
-      process.kill(column.current?.pid, 'SIGKILL');
-    } catch {
-      // gone with the halt
-    }
-  }
+  for (const column of columns) await column.stop(column.current);
   feed.close();
   fs.rmSync(dir, { recursive: true, force: true });
 }

@@ -24,7 +24,7 @@ import path from 'node:path';
 
 import { killAndAwaitRestart, oneServiceMissing, startOneService } from './lib/one-service.mjs';
 import { StartFeed, writeServicePrograms } from './lib/services.mjs';
-import { fmt, percentile, sleep } from './lib/stats.mjs';
+import { fmt, percentile } from './lib/stats.mjs';
 
 const TRACING = '/sys/kernel/tracing';
 const EVENTS = [
@@ -89,7 +89,7 @@ async function traceColumn(id) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'immortal-restart-trace-'));
   const feed = new StartFeed(dir);
   const programs = writeServicePrograms(dir, feed.path, path.join(dir, 'unused.fifo'));
-  const { exited, halt } = startOneService(id, dir, 'svc1', [programs.idle, 'svc1']);
+  const { stop } = startOneService(id, dir, 'svc1', [programs.idle, 'svc1']);
   let current;
   try {
     current = await feed.next('svc1', 20000);
@@ -101,13 +101,7 @@ async function traceColumn(id) {
   } finally {
     // A kill whose restart never came (a timeout) must not leave the tracer running.
     if (tracer.marker !== undefined) tracer.stop();
-    halt();
-    await Promise.race([exited, sleep(10000)]);
-    try {
-      process.kill(current?.pid, 'SIGKILL');
-    } catch {
-      // gone with the halt
-    }
+    await stop(current);
     feed.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -21,8 +21,9 @@ export function oneServiceMissing(id) {
 
 /**
  * Starts supervisor `id` (immortal or go-immortal) of service `name` running `argv`, with its
- * own directory under dir. Returns { exited, halt(), mark }: halt stops service and
- * supervisor; mark finds the supervisor's processes (proc.mjs, supervisorCpuSnapshot).
+ * own directory under dir. Returns { stop(current), mark }: stop halts service and supervisor
+ * (waiting up to 10 s) and KILLs `current`, the service's last announced start, should it
+ * outlive that; mark finds the supervisor's processes (proc.mjs, supervisorCpuSnapshot).
  */
 export function startOneService(id, dir, name, argv) {
   const mark = ['BENCH_MARK', `immortal-bench-${process.pid}-${id}-${name}`];
@@ -45,7 +46,16 @@ export function startOneService(id, dir, name, argv) {
     halt = () => spawnSync(process.execPath, [ctl, 'halt', name], { env });
   }
   const exited = new Promise((resolve) => supervisor.once('exit', resolve));
-  return { exited, halt, mark };
+  const stop = async (current) => {
+    halt();
+    await Promise.race([exited, sleep(10000)]);
+    try {
+      process.kill(current?.pid, 'SIGKILL');
+    } catch {
+      // gone with the halt
+    }
+  };
+  return { stop, mark };
 }
 
 /**
