@@ -78,6 +78,21 @@ function cgroup2Mount() {
   return null;
 }
 
+const CGROUP2 = fs.existsSync('/proc/self/mountinfo') ? cgroup2Mount() : null;
+const NO_CGROUP = !isRoot ? 'needs root' : CGROUP2 === null ? 'no cgroup2 hierarchy mounted here' : false;
+
+/** A new cgroup of this test process's own under the cgroup2 mount, or undefined (t skipped). */
+function testCgroup(t, name) {
+  const dir = path.join(CGROUP2, `${name}-${process.pid}`);
+  try {
+    fs.mkdirSync(dir);
+  } catch (err) {
+    t.skip(`cannot create a cgroup under ${CGROUP2}: ${err.code}`);
+    return undefined;
+  }
+  return dir;
+}
+
 after(async () => {
   await children.cleanup();
   assert.deepEqual(zombiesOf(process.pid), [], 'zombie children of the test process');
@@ -228,23 +243,16 @@ describe('spawn: cgroupFd', () => {
     }
   });
 
-  const mount = fs.existsSync('/proc/self/mountinfo') ? cgroup2Mount() : null;
-  const why = !isRoot ? 'needs root' : mount === null ? 'no cgroup2 hierarchy mounted here' : false;
-  test('the child is in the cgroup before exec, its first start and the next ones; a removed cgroup is an error', { skip: why }, async (t) => {
-    const dir = path.join(mount, `immortal-h6-test-${process.pid}`);
-    try {
-      fs.mkdirSync(dir);
-    } catch (err) {
-      t.skip(`cannot create a cgroup under ${mount}: ${err.code}`);
-      return;
-    }
+  test('the child is in the cgroup before exec, its first start and the next ones; a removed cgroup is an error', { skip: NO_CGROUP }, async (t) => {
+    const dir = testCgroup(t, 'immortal-h6-test');
+    if (dir === undefined) return;
     let fd;
     try {
       fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
       for (let round = 0; round < 2; round++) {
         const pid = await sleeper({ cgroupFd: fd });
         const line = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'));
-        assert.equal(line, `0::/${path.relative(mount, dir)}`);
+        assert.equal(line, `0::/${path.relative(CGROUP2, dir)}`);
         assert.deepEqual(fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').trim().split('\n'), [String(pid)]);
         await stop(pid);
         await waitFor(() => fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8') === '', { message: 'cgroup empty' });
@@ -262,16 +270,9 @@ describe('spawn: cgroupFd', () => {
 });
 
 describe('prepareRestart: the restart started inside reap()', () => {
-  const mount = fs.existsSync('/proc/self/mountinfo') ? cgroup2Mount() : null;
-  const why = !isRoot ? 'needs root' : mount === null ? 'no cgroup2 hierarchy mounted here' : false;
-  test('reap() of the prepared pid says "restarted" with the new pid, or "restartError" with what spawn would throw', { skip: why }, async (t) => {
-    const dir = path.join(mount, `immortal-prepared-test-${process.pid}`);
-    try {
-      fs.mkdirSync(dir);
-    } catch (err) {
-      t.skip(`cannot create a cgroup under ${mount}: ${err.code}`);
-      return;
-    }
+  test('reap() of the prepared pid says "restarted" with the new pid, or "restartError" with what spawn would throw', { skip: NO_CGROUP }, async (t) => {
+    const dir = testCgroup(t, 'immortal-prepared-test');
+    if (dir === undefined) return;
     const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
     let restarted;
     try {
