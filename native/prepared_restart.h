@@ -1,18 +1,24 @@
 // The restart prepared in advance (prepared_restart.cc), as reap() sees it.
 #pragma once
-#include <napi.h>
+#include <stdint.h>
 #include <sys/types.h>
+
+#include <optional>
+
+#include "spawn.h"
 
 namespace immortal {
 
-// What RestartIfPrepared did for one exit.
+// What was done for one exit of a prepared pid.
 struct RestartOutcome {
-  pid_t restarted = 0;  // > 0: the new child's pid
-  Napi::Error error;    // not empty: the start failed, and this is what spawn would throw
+  pid_t restarted = 0;                 // > 0: the new child's pid
+  std::optional<StartFailure> failure;  // the start failed: what spawn would throw
+  uint64_t calledNs = 0;               // uv_hrtime() as the start began (process.hrtime's clock)
 };
 
-// A reap collected pid: if a restart was prepared for it and may run now, start it at once.
-// The caller puts the outcome on the status ("restarted" or "restartError").
-RestartOutcome RestartIfPrepared(Napi::Env env, pid_t pid);
+// A reap collected pid: the restart its exit got already (from the restart thread), or, if
+// one was prepared and may run now, that restart started at once. Main thread only. The
+// caller puts the outcome on the status ("restarted" or "restartError").
+RestartOutcome RestartIfPrepared(pid_t pid);
 
 }  // namespace immortal

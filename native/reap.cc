@@ -1,6 +1,6 @@
 // Reaping: reap(pid) for one waitpid(WNOHANG), and watchChildExits(onExit), the supervisor's
 // SIGCHLD taken by the addon itself. Every status reaped goes through RestartIfPrepared
-// (prepared_restart.cc) before JavaScript sees it.
+// (prepared_restart.cc) before JavaScript sees it: the restart its exit got, or gets now.
 //
 // Why the watch is here and not process.on('SIGCHLD'): that way the waitpid, and with it a
 // prepared restart, came only after Node's signal dispatch and emit into JavaScript, ~0.05 ms
@@ -36,13 +36,16 @@ Napi::Value ReapOne(Napi::Env env, pid_t wanted) {
   }
   if (pid <= 0) return env.Null();
   // The restart first: the status object can wait, the next child should not.
-  RestartOutcome restart = RestartIfPrepared(env, pid);
+  RestartOutcome restart = RestartIfPrepared(pid);
   Napi::Object result = Napi::Object::New(env);
   result.Set("pid", Napi::Number::New(env, pid));
   result.Set("code", Napi::Number::New(env, WIFEXITED(status) ? WEXITSTATUS(status) : 0));
   result.Set("signal", Napi::Number::New(env, WIFSIGNALED(status) ? WTERMSIG(status) : 0));
   if (restart.restarted > 0) result.Set("restarted", Napi::Number::New(env, restart.restarted));
-  if (!restart.error.IsEmpty()) result.Set("restartError", restart.error.Value());
+  if (restart.failure) result.Set("restartError", StartError(env, *restart.failure).Value());
+  // When that start began, in ms on process.hrtime()'s clock: the restart thread may have
+  // started it well before this reap (the test clock, test/fixtures/spawn-clock-preload.cjs).
+  if (restart.calledNs > 0) result.Set("restartedAt", Napi::Number::New(env, restart.calledNs / 1e6));
   return result;
 }
 

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -255,9 +256,11 @@ int64_t CharDevice(int fd) {
 // /dev/null for the stdio entries a plan leaves empty: opened once and kept (CLOEXEC; the
 // child dups it), not at every start: one open less between an exit and the restart. Its
 // device number proves the fd still names it (a stray close elsewhere must never hand a
-// service some other file as its stdin); otherwise it is opened again. Only the main
-// thread spawns. -1 with errno when it cannot be opened.
+// service some other file as its stdin); otherwise it is opened again. Under a lock: the
+// restart thread starts children too (prepared_restart.cc). -1 with errno when it cannot be opened.
 int DevNull() {
+  static std::mutex* lock = new std::mutex();  // never destroyed: a thread may spawn during exit
+  std::lock_guard<std::mutex> hold(*lock);
   static int fd = -1;
   static int64_t device = -1;
   if (fd >= 0 && device >= 0 && CharDevice(fd) == device) return fd;
@@ -289,10 +292,10 @@ int PipeCloexec(int fds[2]) {
 #endif
 }
 
-pid_t StartPlan(Napi::Env env, const SpawnPlan& plan, Napi::Error* error) {
+pid_t StartPlan(const SpawnPlan& plan, StartFailure* failure) {
   int report[2];
   if (PipeCloexec(report) < 0) {
-    *error = ErrnoError(env, errno, "pipe2");
+    *failure = StartFailure{errno, "pipe2", "", nullptr};
     return -1;
   }
   int devNull = DevNull();
@@ -300,7 +303,7 @@ pid_t StartPlan(Napi::Env env, const SpawnPlan& plan, Napi::Error* error) {
     int err = errno;
     close(report[0]);
     close(report[1]);
-    *error = ErrnoError(env, err, "open", "/dev/null");
+    *failure = StartFailure{err, "open", "/dev/null", nullptr};
     return -1;
   }
 
@@ -333,40 +336,44 @@ pid_t StartPlan(Napi::Env env, const SpawnPlan& plan, Napi::Error* error) {
 
   if (pid < 0) {
     close(report[0]);
-    *error = procsUnopened ? ErrnoError(env, startErr, StageSyscall(kStageCgroup), "cgroup.procs")
-                           : ErrnoError(env, startErr, "clone");
-    if (procsUnopened) error->Set("stage", Napi::String::New(env, StageSyscall(kStageCgroup)));
+    const char* cgroup = StageSyscall(kStageCgroup);
+    *failure = procsUnopened ? StartFailure{startErr, cgroup, "cgroup.procs", cgroup} : StartFailure{startErr, "clone", "", nullptr};
     return -1;
   }
 
-  ChildFailure failure;
-  bool failed = ReadFailure(report[0], &failure);
+  ChildFailure child;
+  bool failed = ReadFailure(report[0], &child);
   close(report[0]);
   stepAside.End();
   if (!failed) return pid;
   int status;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  std::string path = failure.stage == kStageChdir ? plan.cwd : plan.file;
-  if (failure.stage == kStageCgroup) path = "cgroup.procs";
-  if (failure.stage == kStageSetrlimit && failure.detail >= 0 &&
-      static_cast<size_t>(failure.detail) < plan.limitNames.size()) {
-    path = plan.limitNames[static_cast<size_t>(failure.detail)];
+  std::string path = child.stage == kStageChdir ? plan.cwd : plan.file;
+  if (child.stage == kStageCgroup) path = "cgroup.procs";
+  if (child.stage == kStageSetrlimit && child.detail >= 0 &&
+      static_cast<size_t>(child.detail) < plan.limitNames.size()) {
+    path = plan.limitNames[static_cast<size_t>(child.detail)];
   }
-  std::string syscallName = failure.stage == kStageExec ? "spawn " + plan.file : StageSyscall(failure.stage);
-  *error = ErrnoError(env, failure.err, syscallName.c_str(), path);
-  error->Set("stage", Napi::String::New(env, StageSyscall(failure.stage)));  // where in the child
+  std::string syscallName = child.stage == kStageExec ? "spawn " + plan.file : StageSyscall(child.stage);
+  *failure = StartFailure{child.err, syscallName, path, StageSyscall(child.stage)};  // stage: where in the child
   return -1;
+}
+
+Napi::Error StartError(Napi::Env env, const StartFailure& failure) {
+  Napi::Error error = ErrnoError(env, failure.err, failure.syscall.c_str(), failure.path);
+  if (failure.stage != nullptr) error.Set("stage", Napi::String::New(env, failure.stage));
+  return error;
 }
 
 Napi::Value Spawn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SpawnPlan plan;
   if (!ReadPlan(env, info[0].As<Napi::Object>(), &plan)) return env.Undefined();
-  Napi::Error error;
-  pid_t pid = StartPlan(env, plan, &error);
+  StartFailure failure;
+  pid_t pid = StartPlan(plan, &failure);
   if (pid < 0) {
-    error.ThrowAsJavaScriptException();
+    StartError(env, failure).ThrowAsJavaScriptException();
     return env.Undefined();
   }
   Napi::Object result = Napi::Object::New(env);

@@ -69,9 +69,22 @@ struct SpawnPlan {
 // exception pending when it cannot be one.
 bool ReadPlan(Napi::Env env, const Napi::Object& opts, SpawnPlan* plan);
 
-// Starts the plan's child and waits until it has exec'd: its pid, or -1 with *error set to
-// what spawn() throws (the failed child reaped). A plan can be started again and again.
-pid_t StartPlan(Napi::Env env, const SpawnPlan& plan, Napi::Error* error);
+// Why a start failed, as plain data: the restart thread (prepared_restart.cc) has no JS
+// environment; StartError() makes of it what spawn() throws.
+struct StartFailure {
+  int err = 0;
+  std::string syscall;          // "clone", "pipe2", "spawn FILE", "chdir"...
+  std::string path;             // the file, directory, limit or cgroup file concerned; may be empty
+  const char* stage = nullptr;  // where in the child ("exec", "cgroup"...), or none
+};
+
+// Starts the plan's child and waits until it has exec'd: its pid, or -1 with *failure set
+// (the failed child reaped). A plan can be started again and again. Any thread may call it;
+// the calling thread is the one the vfork-like clone suspends.
+pid_t StartPlan(const SpawnPlan& plan, StartFailure* failure);
+
+// The error spawn() throws for failure: message, code, errno, syscall, path, and stage.
+Napi::Error StartError(Napi::Env env, const StartFailure& failure);
 
 // Runs in the forked child: async-signal-safe calls only, no allocation. Never returns.
 // cgroupProcsFd >= 0: the child first joins that cgroup by writing its pid there.

@@ -78,6 +78,8 @@ interface RawExitStatus {
   signal: number;
   restarted?: number;
   restartError?: Error;
+  /** When that restart began, ms on process.hrtime()'s clock (test/fixtures/spawn-clock-preload.cjs). */
+  restartedAt?: number;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -136,19 +138,23 @@ function addonSpawnOptions(opts: SpawnOptions): AddonSpawnOptions {
 }
 
 /**
- * Prepares the start that follows the exit of child `pid`, for the addon to run inside the
- * reap() that collects it, before any JavaScript (native/prepared_restart.cc): if `waitMs`
- * have passed since now and cgroup.events of `opts.cgroupFd` (required; duplicated, the
- * caller closes its own) says no process is left, the copiers end the last run's output and
- * `opts` is spawned. reap() then carries `restarted` (the pid) or `restartError` (what spawn
- * would have thrown); otherwise nothing was started. One per pid; reap() consumes it.
+ * Prepares the start that follows the exit of child `pid`, for the addon to run the moment
+ * pid exits, before any JavaScript (native/prepared_restart.cc: its own thread, waiting on
+ * pid's pidfd, or else the reap() that collects pid): if `waitMs` have passed since now and
+ * cgroup.events of `opts.cgroupFd` (required; duplicated, the caller closes its own) says no
+ * process is left, the copiers end the last run's output and `opts` is spawned. reap() of
+ * pid then carries `restarted` (the pid) or `restartError` (what spawn would have thrown);
+ * otherwise nothing was started. One per pid; the exit consumes it.
  */
 export function prepareRestart(pid: number, opts: SpawnOptions, waitMs: number, copiers: readonly LogCopier[]): void {
   if (typeof waitMs !== 'number' || Number.isNaN(waitMs)) throw new TypeError('prepareRestart: waitMs must be a number');
   addon.prepareRestart(integer(pid, 'prepareRestart: pid'), addonSpawnOptions(opts), waitMs, [...copiers]);
 }
 
-/** Forgets the restart prepared for pid: its exit is JavaScript's alone. */
+/**
+ * Forgets the restart prepared for pid: its exit is JavaScript's alone. Too late if pid has
+ * exited and the addon's thread started it already: reap() of pid still reports that.
+ */
 export function cancelRestart(pid: number): void {
   addon.cancelRestart(integer(pid, 'cancelRestart: pid'));
 }

@@ -95,7 +95,7 @@ export function sandbox(t, { restartMs, spawnClock = false } = {}) {
     /**
      * With `spawnClock`: the supervisor's spawns of `argv0`, in order, as
      * {calledMs, returnedMs, via} on its performance.now() clock (one process: use -n); via
-     * 'reap' for a restart the addon started inside reap() (a prepared restart), else 'spawn'.
+     * 'reap' for a restart the addon started itself (a prepared restart), else 'spawn'.
      */
     spawnClock(argv0) {
       return clockRecords(argv0).filter(({ via }) => via !== 'prepared');

@@ -269,7 +269,7 @@ describe('spawn: cgroupFd', () => {
   });
 });
 
-describe('prepareRestart: the restart started inside reap()', () => {
+describe('prepareRestart: the restart the addon starts at the exit', () => {
   test('reap() of the prepared pid says "restarted" with the new pid, or "restartError" with what spawn would throw', { skip: NO_CGROUP }, async (t) => {
     const dir = testCgroup(t, 'immortal-prepared-test');
     if (dir === undefined) return;
@@ -299,6 +299,37 @@ describe('prepareRestart: the restart started inside reap()', () => {
       if (restarted !== undefined) await stop(restarted);
       fs.closeSync(fd);
       await waitFor(() => fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8') === '', { message: 'cgroup empty' });
+      fs.rmdirSync(dir);
+    }
+  });
+  test('the restart thread starts it as the process exits, while JavaScript is busy; a cancel after that is too late', { skip: NO_CGROUP }, async (t) => {
+    const dir = testCgroup(t, 'immortal-restart-thread-test');
+    if (dir === undefined) return;
+    const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    const procs = () => fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+    let restarted;
+    try {
+      const first = await sleeper({ cgroupFd: fd });
+      native.prepareRestart(first, { file: '/bin/sleep', argv: ['sleep', '32'], env: [], cgroupFd: fd }, 0, []);
+      native.kill(first, 'SIGKILL');
+      // No await from here to the reap: the event loop, and with it every reap, waits.
+      const pause = new Int32Array(new SharedArrayBuffer(4));
+      for (const deadline = Date.now() + 10000; Date.now() < deadline && restarted === undefined;) {
+        restarted = procs().find((pid) => pid !== first);
+        if (restarted === undefined) Atomics.wait(pause, 0, 0, 1);
+      }
+      assert.ok(restarted > 0, 'a new process in the cgroup before any reap');
+      const state = (pid) => { const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8'); return text.slice(text.lastIndexOf(')') + 2).split(' '); };
+      assert.equal(state(first)[0], 'Z', `${first} not reaped yet`);
+      native.cancelRestart(first);
+      const status = native.reap(first);
+      assert.equal(status.restarted, restarted, JSON.stringify(status));
+      assert.equal(Number(state(restarted)[1]), process.pid, 'our child');
+      assert.deepEqual(zombiesOf(process.pid), []);
+    } finally {
+      if (restarted !== undefined) await stop(restarted);
+      fs.closeSync(fd);
+      await waitFor(() => procs().length === 0, { message: 'cgroup empty' });
       fs.rmdirSync(dir);
     }
   });

@@ -1,4 +1,4 @@
-// The restart the addon starts by itself, inside the reap() of the service's main process
+// The restart the addon starts by itself as the service's main process exits (its thread, or reap())
 // (native/prepared_restart.cc, src/supervise/prepared-restart.ts): taken only when nothing
 // between the exit and the next start needs JavaScript, and seen by logs, child.pid, status
 // and the log file exactly as any restart.
@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { gone, sandbox, signal, waitFor, waitForStatus, DEADLINE_MS } from './cli-helpers.mjs';
 
 const require = createRequire(import.meta.url);
@@ -17,6 +18,7 @@ const { restartNeedsNoJavaScript } = require('../dist/supervise/prepared-restart
 const noCgroup = serviceCgroupTree() === undefined ? 'needs root and a writable cgroup2 hierarchy (the addon asks cgroup.events)' : false;
 
 const RESTART_MS = 100;
+const LATE_CANCEL_PRELOAD = fileURLToPath(new URL('./fixtures/late-cancel-preload.cjs', import.meta.url));
 
 /**
  * Until the first run's restart is prepared and due: prepared right after the start, due once
@@ -32,8 +34,8 @@ function nextStart(run, seen) {
   return waitFor(() => run.startedPids[seen], { timeout: DEADLINE_MS, message: `start ${seen + 1} (stderr: ${run.stderr})` });
 }
 
-describe('a prepared restart (started inside the reap)', { skip: noCgroup }, () => {
-  test('after kill -9: started again inside the reap, logged in order, child.pid and status name it, each run\'s unfinished line ended', async (t) => {
+describe('a prepared restart (started by the addon)', { skip: noCgroup }, () => {
+  test('after kill -9: started again by the addon, logged in order, child.pid and status name it, each run\'s unfinished line ended', async (t) => {
     const box = sandbox(t, { restartMs: RESTART_MS, spawnClock: true });
     const log = box.path('app.log');
     // Each run writes a line without its newline, then waits: only the supervisor can end it.
@@ -78,6 +80,26 @@ describe('a prepared restart (started inside the reap)', { skip: noCgroup }, () 
     await waitForStatus(box.ctlSocket('dn'), (status) => status.down !== undefined);
     assert.equal(run.startedPids.length, 1);
     assert.equal(await signal(box.ctlSocket('dn'), 'halt'), '');
+    assert.deepEqual(await run.waitExit(), { code: 0, signal: null });
+  });
+});
+
+describe('the restart thread (the addon restarts as the process exits, before the reap)', { skip: noCgroup }, () => {
+  test('down just after the thread restarted the service: the unwanted new run is killed, the service is down', async (t) => {
+    const box = sandbox(t, { restartMs: RESTART_MS, spawnClock: true });
+    box.nodeArgs.push('--require', LATE_CANCEL_PRELOAD);
+    const run = box.start(['-n', '-ctl', 'late', 'sleep', '100004']);
+    const first = await nextStart(run, 0);
+    await restartDue(box, 'sleep');
+    // The preload kills `first` inside the cancel that `down` makes, and lets the thread restart it.
+    assert.equal(await signal(box.ctlSocket('late'), 'down'), '');
+    await waitForStatus(box.ctlSocket('late'), (status) => status.down !== undefined);
+    const spawns = box.spawnClock('sleep');
+    assert.deepEqual(spawns.map((s) => s.via), ['spawn', 'reap'], JSON.stringify(spawns));
+    const killed = await waitFor(() => /not wanted any more: killing (\d+)/.exec(run.stderr)?.[1], { timeout: DEADLINE_MS, message: `the kill (stderr: ${run.stderr})` });
+    await waitFor(() => gone(Number(killed)), { timeout: DEADLINE_MS, message: `${killed} gone` });
+    assert.deepEqual(run.startedPids, [first], 'no start of the unwanted run is logged');
+    assert.equal(await signal(box.ctlSocket('late'), 'halt'), '');
     assert.deepEqual(await run.waitExit(), { code: 0, signal: null });
   });
 });

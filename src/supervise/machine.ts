@@ -150,9 +150,15 @@ export class ServiceStateMachine {
       case 'starting':
       case 'stopping':
         if (s.proc.pid !== pid) return this.strayRestart(status);
-        if (status?.restarted !== undefined || status?.restartError !== undefined) return this.restartedByAddon(s.proc, status);
-        // A child's last partial line is ended now, not glued to the next run's first line.
-        if (status) this.opts.output.endOfRun();
+        if (status?.restarted !== undefined || status?.restartError !== undefined) {
+          if (s.name === 'running') return this.restartedByAddon(s.proc, status);
+          // The addon's thread restarted it as it exited, just before a stop cancelled that
+          // restart: the new run is not wanted, and this exit is the one the stop waits for.
+          this.strayRestart(status);
+        } else if (status) {
+          // A child's last partial line is ended now, not glued to the next run's first line.
+          this.opts.output.endOfRun();
+        }
         // A watched pid is not our child: its exit status went to its parent, not to us.
         this.exited(s.proc, status?.code ?? null, status?.signal ?? null);
         return s.name === 'stopping' ? this.leaderGone(s) : this.afterRunning(s.proc);
@@ -296,7 +302,7 @@ export class ServiceStateMachine {
 
   /**
    * While pid runs as the service, its next start is handed to the addon, due when an exit
-   * would be restarted at once: the addon starts it inside the reap() of pid (prepared-restart.ts).
+   * would be restarted at once: the addon starts it as pid exits (prepared-restart.ts).
    */
   private prepareRestart(pid: number): void {
     this.prepareTimer = undefined;
@@ -336,13 +342,14 @@ export class ServiceStateMachine {
   }
 
   /**
-   * A restart for a state already left cannot happen (to() cancels it first); should one
-   * ever, its process would run unsupervised beside the service: it is killed and reaped.
+   * A restart the addon started for a state already left: the state changed (and cancelled
+   * it) between the exit, when the addon's thread started it, and the reap that tells us.
+   * Its process would run unsupervised beside the service: it is killed and reaped.
    */
   private strayRestart(status: ExitStatus | undefined): void {
     const pid = status?.restarted;
     if (pid === undefined) return;
-    this.opts.log(`internal error: a prepared restart ran outside its state; killing ${pid}`);
+    this.opts.log(`a restart started as the service exited is not wanted any more: killing ${pid}`);
     restartedService(this.opts.launch, pid, () => {});
     kill(pid, 'SIGKILL');
   }

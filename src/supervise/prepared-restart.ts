@@ -1,6 +1,7 @@
-// When the addon may restart a service by itself, inside the reap() that collects its main
-// process and before any JavaScript runs (native/prepared_restart.cc: from SIGCHLD to the next
-// clone the JavaScript path cost ~0.8 ms of cold code on every restart).
+// When the addon may restart a service by itself, the moment its main process exits and
+// before any JavaScript runs (native/prepared_restart.cc: its restart thread, or the reap() that
+// collects the process; from SIGCHLD to the next clone the JavaScript path cost ~0.8 ms of cold
+// code on every restart).
 //
 // Only where nothing between the exit and the next start needs JavaScript. What the addon
 // judges at the exit itself — the 1 s rule and the backoff are due, cgroup.events says the

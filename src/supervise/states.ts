@@ -56,7 +56,7 @@
 //                       → stopping-leftovers  members left (no follow): stopped before anything next
 //                       → start-due     want up, retries left (1 s rule + backoff); post_exit runs
 //                       → start-due → running   in one step, when the addon already restarted it
-//                                       inside the reap (prepared-restart.ts: due, cgroup empty)
+//                                       as it exited (prepared-restart.ts: due, cgroup empty)
 //                       → down          want down or once, or retries used up (immortaldir)
 //                       → finished      retries used up (`immortal`)
 //   up, once            → running       (want noted)
