@@ -6,11 +6,13 @@
 //
 //   kill → exit        the bench's kill() until the killed process starts exiting
 //   exit → zombie      the kernel's exit work (the same for every supervisor)
-//   zombie → wait4     the supervisor noticing: SIGCHLD or its blocked wait4, to the reap
-//   wait4 → clone      the reap until the next child is created
+//   zombie → clone     the supervisor noticing (SIGCHLD, a blocked wait4, a pidfd) until the
+//                      next child is created: the reap first (the Go original), or after
+//                      (immortal's restart thread, native/prepared_restart.cc)
 //   clone → exec       the child's set-up before its program runs, and the exec itself
 //   exec → announced   the service's own start-up until it writes to the bench's FIFO
 //   child waited       how long the new child was runnable while something else held its CPU
+//   zombie → wait4     when the killed process was reaped (before or after the clone)
 //
 // "profile, don't guess": this is how docs/performance.md (ninth round) found the supervisor
 // preempting the child it had just started. Needs root and /sys/kernel/tracing; it changes
@@ -35,11 +37,11 @@ const EVENTS = [
 const PHASES = [
   ['kill', 'exit', 'kill → exit'],
   ['exit', 'zombie', 'exit → zombie'],
-  ['zombie', 'wait4', 'zombie → wait4'],
-  ['wait4', 'clone', 'wait4 → clone'],
+  ['zombie', 'clone', 'zombie → clone'],
   ['clone', 'exec', 'clone → exec'],
   ['exec', 'seen', 'exec → announced'],
   ['kill', 'seen', 'total'],
+  ['zombie', 'wait4', 'zombie → wait4 (the reap)'],
 ];
 
 const options = { kills: 15, only: ['immortal', 'go-immortal'] };
@@ -145,7 +147,7 @@ function phasesOf(text) {
         out = undefined;
       }
     } else if (event === 'sys_wait4' && kill.zombie !== undefined && kill.wait4 === undefined) kill.wait4 = at;
-    else if ((event === 'sys_clone3' || event === 'sched_process_fork') && kill.wait4 !== undefined && kill.child === undefined) {
+    else if ((event === 'sys_clone3' || event === 'sched_process_fork') && kill.zombie !== undefined && kill.child === undefined) {
       // clone3 (ours) is entered before the fork event; the Go original's clone is not traced.
       kill.clone ??= at;
       if (event === 'sched_process_fork') kill.child = /child_pid=(\d+)/.exec(rest)[1];
