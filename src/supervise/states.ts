@@ -91,6 +91,8 @@
 // stopping                TERM (and CONT) sent to proc's group; KILL at the deadline
 //   exited              → draining      members of the service are left
 //                       → down | start-due | finished   by `then` (restart, finish); post_exit runs
+//                                       a run the addon's thread started at that exit, before
+//                                       the stop cancelled it, is killed (machine.ts strayRestart)
 //   kill-timeout        → stopping      KILL to the group (or the pid)
 //   up, once            → stopping      then down → restart
 //   down                → stopping      then restart → down
