@@ -346,6 +346,8 @@ pid_t StartPlan(const SpawnPlan& plan, StartFailure* failure) {
   close(report[0]);
   stepAside.End();
   if (!failed) return pid;
+  // Called from the restart thread, the main thread's reap(-1) may collect the failed child
+  // first: ECHILD here, and the reaper counts it as an orphan. Nothing is left either way.
   int status;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
