@@ -11,7 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 
 import native from '../dist/native.js';
-import { descendantsOf, gone, readAll, spawnTracker, tmpdir, waitFor, zombiesOf } from './helpers.mjs';
+import { descendantsOf, gone, procStat, readAll, spawnTracker, tmpdir, waitFor, zombiesOf } from './helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const DIST = require.resolve('../dist/native.js');
@@ -319,12 +319,11 @@ describe('prepareRestart: the restart the addon starts at the exit', () => {
         if (restarted === undefined) Atomics.wait(pause, 0, 0, 1);
       }
       assert.ok(restarted > 0, 'a new process in the cgroup before any reap');
-      const state = (pid) => { const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8'); return text.slice(text.lastIndexOf(')') + 2).split(' '); };
-      assert.equal(state(first)[0], 'Z', `${first} not reaped yet`);
+      assert.equal(procStat(first)?.state, 'Z', `${first} not reaped yet`);
       native.cancelRestart(first);
       const status = native.reap(first);
       assert.equal(status.restarted, restarted, JSON.stringify(status));
-      assert.equal(Number(state(restarted)[1]), process.pid, 'our child');
+      assert.equal(procStat(restarted)?.ppid, process.pid, 'our child');
       assert.deepEqual(zombiesOf(process.pid), []);
     } finally {
       if (restarted !== undefined) await stop(restarted);
