@@ -68,17 +68,8 @@ function limitsOf(pid) {
   return out;
 }
 
-/** Mount point of the cgroup2 hierarchy from /proc/self/mountinfo, or null. */
-function cgroup2Mount() {
-  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [left, right] = line.split(' - ');
-    if (right === undefined || right.split(' ')[0] !== 'cgroup2') continue;
-    return left.split(' ')[4].replace(/\\040/g, ' ');
-  }
-  return null;
-}
-
-const CGROUP2 = fs.existsSync('/proc/self/mountinfo') ? cgroup2Mount() : null;
+// The supervisor's own lookup (src/process/cgroup.ts): from /proc/self/mountinfo, never a fixed path.
+const CGROUP2 = require('../dist/process/cgroup.js').findCgroup2Mount() ?? null;
 const NO_CGROUP = !isRoot ? 'needs root' : CGROUP2 === null ? 'no cgroup2 hierarchy mounted here' : false;
 
 /** A new cgroup of this test process's own under the cgroup2 mount, or undefined (t skipped). */
