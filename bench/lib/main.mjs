@@ -56,7 +56,9 @@ function parseArgs(argv) {
   return {
     ...options,
     settleMs: quick ? 1000 : 3000,
-    steadyMs: 60000,
+    // "once idle": the median of the readings 70-100 s after the last start (settledMemory)
+    steadyFromMs: 70000,
+    steadyUntilMs: 100000,
     cliCount: quick ? 10 : 100,
     cliBudgetMs: quick ? 3000 : 15000,
     apiCount: quick ? 50 : 500,

@@ -414,10 +414,10 @@ export async function measureFollowRestart(Supervisor, opts) {
 
 /**
  * Ten idle services; per service: PSS, anonymous RSS and RSS of the supervisor processes,
- * `settleMs` after the last start; and, for Node.js supervisors, the least seen over the
- * next `steadyMs`. V8's memory reducer shrinks an idle heap once, 15-50 s after start-up
- * (a standalone immortal: 12 → 9.6 MiB anonymous; when varies with the load): that second
- * reading is what a long-running supervisor costs.
+ * `settleMs` after the last start; and, for Node.js supervisors, once idle (settledMemory):
+ * V8's memory reducer shrinks an idle heap once, 15-50 s after start-up (a standalone
+ * immortal: 12 → 9.6 MiB anonymous; when varies with the load), so that second reading is
+ * what a long-running supervisor costs.
  */
 export async function measureTen(Supervisor, opts) {
   const names = Array.from({ length: 10 }, (_, i) => `ten${i + 1}`);
@@ -434,7 +434,7 @@ export async function measureTen(Supervisor, opts) {
       const early = supervisorMemory(...ctx.mark);
       const result = { count: n, ...perService(early), processes: early.processes, names: early.names };
       if (Supervisor.reducesIdleHeap) {
-        result.steady = { ...perService(await leastMemoryUntil(ctx, allUp + opts.steadyMs)), withinMs: opts.steadyMs };
+        result.steady = { ...perService(await settledMemory(ctx, allUp + opts.steadyFromMs, allUp + opts.steadyUntilMs)), fromMs: opts.steadyFromMs, untilMs: opts.steadyUntilMs };
       }
       return result;
     },
@@ -442,22 +442,29 @@ export async function measureTen(Supervisor, opts) {
 }
 
 /**
- * The least memory of each supervisor process seen every 2 s until `untilMs`, summed: what
- * a Node.js supervisor costs once idle (V8's memory reducer, then immortal's release of
- * start-up memory 30 s after start: src/process/release-memory.ts).
+ * What a Node.js supervisor costs once idle: each supervisor process's memory every 2 s
+ * until `untilMs`, the median of the readings from `fromMs` on, summed over the processes.
+ * By then V8's memory reducer has shrunk the heap (~8 s after start), the first look at each
+ * supervise dir has run (60 s) and immortal has released its start-up memory after it (65 s,
+ * src/process/release-memory.ts). Not the least reading: with the release at 30 s, that one
+ * caught a dip before the first look mapped V8's parser back in (immortaldir with 100
+ * services: 15.6 MiB PSS at its least, 20.0 MiB from then on; docs/performance.md,
+ * "Twelfth round").
  */
-async function leastMemoryUntil(ctx, untilMs) {
-  const least = new Map();
+async function settledMemory(ctx, fromMs, untilMs) {
+  const readings = new Map();
   while (nowMs() < untilMs) {
+    const now = nowMs();
     for (const { pid } of markedProcesses(...ctx.mark).filter((p) => !p.service)) {
       const memory = memoryKb(pid);
-      if (!memory) continue;
-      const seen = least.get(pid) ?? memory;
-      least.set(pid, { rss: Math.min(seen.rss, memory.rss), pss: Math.min(seen.pss, memory.pss), anon: Math.min(seen.anon, memory.anon) });
+      if (!memory || now < fromMs) continue;
+      if (!readings.has(pid)) readings.set(pid, []);
+      readings.get(pid).push(memory);
     }
     await sleep(2000);
   }
-  const sum = (key) => [...least.values()].reduce((total, m) => total + m[key], 0);
+  const median = (values) => values.sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
+  const sum = (key) => [...readings.values()].reduce((total, list) => total + median(list.map((m) => m[key])), 0);
   return { pssKb: sum('pss'), anonKb: sum('anon'), rssKb: sum('rss') };
 }
 
@@ -476,7 +483,7 @@ export async function measureHundred(Supervisor, opts) {
       await sleep(opts.settleMs);
       const memory = supervisorMemory(...ctx.mark);
       const result = { count: names.length, allUpMs, rssKb: memory.rssKb, pssKb: memory.pssKb, anonKb: memory.anonKb, processes: memory.processes, names: memory.names };
-      if (Supervisor.reducesIdleHeap) result.steady = { ...(await leastMemoryUntil(ctx, allUp + opts.steadyMs)), withinMs: opts.steadyMs };
+      if (Supervisor.reducesIdleHeap) result.steady = { ...(await settledMemory(ctx, allUp + opts.steadyFromMs, allUp + opts.steadyUntilMs)), fromMs: opts.steadyFromMs, untilMs: opts.steadyUntilMs };
       return result;
     },
   );

@@ -19,7 +19,7 @@ export const ROWS = [
   {
     key: 'tenSteady',
     from: 'ten',
-    label: '10 services: PSS / anonymous RSS per service once idle (least in 60 s: V8 shrinks an idle heap)',
+    label: '10 services: PSS / anonymous RSS per service once idle (median of 70-100 s after start: V8 shrinks an idle heap)',
     cell: (r) => (r.steady ? `${fmt(mib(r.steady.pssKb))} / ${fmt(mib(r.steady.anonKb))} MiB` : '= above'),
   },
   { key: 'restart', label: 'restart after kill -9: p50 / max', cell: (r) => ms(r) },
@@ -68,7 +68,7 @@ export const ROWS = [
   {
     key: 'hundredSteady',
     from: 'hundred',
-    label: (n) => `${n} services: PSS once idle (least in 60 s)`,
+    label: (n) => `${n} services: PSS once idle (median of 70-100 s after start)`,
     cell: (r) => (r.steady ? `${fmt(mib(r.steady.pssKb))} MiB (${fmt(mib(r.steady.pssKb) / r.count)})` : '= above'),
   },
   { key: 'hundredUp', from: 'hundred', label: (n) => `${n} services: all started after`, cell: (r) => `${fmt(r.allUpMs)} ms` },
