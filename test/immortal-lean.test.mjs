@@ -12,6 +12,7 @@ import { DEADLINE_MS, procEnviron, sandbox, signal, status, waitFor, waitForFile
 const require = createRequire(import.meta.url);
 const { encodeConfig, takeHandedOverConfig, configHandoverEnv } = require('../dist/supervise/config-handover.js');
 const { loadConfig } = require('../dist/config/config.js');
+const { supervisingNodeFlags } = require('../dist/supervise/node-flags.js');
 
 function cmdlineOf(pid) {
   return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
@@ -27,7 +28,8 @@ describe('the lean supervising process', { concurrency: true }, () => {
     const box = sandbox(t);
     const envFile = box.path('service.env');
     const runYml = box.write('run.yml', `cmd: ${envWriter(box, envFile)}\nenv:\n  FROM_RUN_YML: yes-it-is\n`);
-    const run = box.start(['-n', '-ctl', 'lean', '-c', runYml]);
+    // An operator's own node flag: it must come after ours, so that it wins.
+    const run = box.start(['-n', '-ctl', 'lean', '-c', runYml], { nodeArgs: ['--max-opt=3'] });
     await waitForFile(envFile);
     const sock = box.ctlSocket('lean');
     const st = await status(sock);
@@ -35,6 +37,8 @@ describe('the lean supervising process', { concurrency: true }, () => {
     await waitFor(() => cmdlineOf(run.pid).some((arg) => arg.endsWith('supervise-entry.js')), { message: 'supervise-entry in cmdline' });
     const argv = cmdlineOf(run.pid);
     assert.deepEqual(argv.slice(-3), ['lean', '-c', runYml], 'the operator\'s arguments stay visible in ps');
+    const entry = argv.findIndex((arg) => arg.endsWith('supervise-entry.js'));
+    assert.deepEqual(argv.slice(1, entry), [...supervisingNodeFlags, '--max-opt=3'], 'the supervising flags, then the operator\'s');
     const serviceEnv = fs.readFileSync(envFile, 'utf8');
     assert.match(serviceEnv, /^FROM_RUN_YML=yes-it-is$/m);
     assert.doesNotMatch(serviceEnv, new RegExp(configHandoverEnv));
@@ -77,7 +81,10 @@ describe('the lean supervising process', { concurrency: true }, () => {
     const result = await box.run(['-ctl', 'leanbg', '-P', parentPidfile, '-e', box.home, envWriter(box, envFile)]);
     assert.equal(result.code, 0, result.stderr);
     const supervisorPid = Number(fs.readFileSync(parentPidfile, 'utf8'));
-    assert.ok(cmdlineOf(supervisorPid).some((arg) => arg.endsWith('supervise-entry.js')));
+    const argv = cmdlineOf(supervisorPid);
+    const entry = argv.findIndex((arg) => arg.endsWith('supervise-entry.js'));
+    assert.ok(entry > 0, `supervise-entry in ${argv.join(' ')}`);
+    assert.deepEqual(argv.slice(1, entry), supervisingNodeFlags, 'the detached copy runs with the supervising flags');
     await waitForFile(envFile);
     assert.doesNotMatch(fs.readFileSync(envFile, 'utf8'), new RegExp(configHandoverEnv));
     const sock = box.ctlSocket('leanbg');
@@ -104,6 +111,13 @@ describe('the lean supervising process', { concurrency: true }, () => {
     assert.equal(encodeConfig({ ...config, env: new Map() }), undefined);
     assert.equal(encodeConfig({ ...config, require: [undefined] }), undefined);
   });
+});
+
+test('immortaldir\'s #! line carries the supervising flags (a spawn with process.execPath reads no #! line)', () => {
+  const shebang = fs.readFileSync(new URL('../dist/cli/immortaldir.js', import.meta.url), 'utf8').split('\n')[0];
+  const words = shebang.split(/\s+/);
+  assert.equal(words.slice(0, 3).join(' '), '#!/usr/bin/env -S node');
+  for (const flag of supervisingNodeFlags) assert.ok(words.includes(flag), `${flag} in ${shebang}`);
 });
 
 test('dist/ has no comments and no character above U+00FF: V8 keeps each module\'s source one byte per character', () => {

@@ -9,6 +9,7 @@ import { ConfigError, configToYaml, loadConfig, type Config } from '../config/co
 import { exec } from '../native';
 import { configHandoverEnv, encodeConfig } from '../supervise/config-handover';
 import { detach, takeDaemonNotifier } from '../supervise/detach';
+import { supervisingExecArgv } from '../supervise/node-flags';
 import { SuperviseDirBusy } from '../supervise-dir/lock';
 import { configInputOf, helpText, parseFlags } from './flags';
 import { guardStdio, keepSupervisingOnInternalErrors, supervisorLogger } from './output';
@@ -61,7 +62,7 @@ function superviseInPlace(json: string, argv: string[]): void {
   }
   env.push(`${configHandoverEnv}=${json}`);
   try {
-    exec(process.execPath, [process.argv0, ...process.execArgv, superviseEntry, ...argv], env);
+    exec(process.execPath, [process.argv0, ...supervisingExecArgv(), superviseEntry, ...argv], env);
   } catch {
     // supervised here instead: it only costs memory
   }

@@ -1,7 +1,9 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env -S node --max-semi-space-size=1 --max-opt=0
 // immortaldir: supervise every *.yml of a directory, all services in this one process.
-// The flag on the #! line caps V8's young generation at 1 MiB per semi-space: starting 100
-// services grows it to 8 MiB otherwise (docs/performance.md: −5 MiB PSS at 100 services).
+// The flags on the #! line: V8's young generation capped at 1 MiB per semi-space (starting
+// 100 services grows it to 8 MiB otherwise: −5 MiB PSS at 100 services), and the flags of
+// every supervising process (supervise/node-flags.ts: no optimizing compilers). Both have to
+// be on the command line; docs/performance.md has the measurements.
 
 import { statSync } from 'node:fs';
 import { homedir } from 'node:os';

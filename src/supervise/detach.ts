@@ -5,6 +5,7 @@
 
 import { closeSync, readSync, writeSync } from 'node:fs';
 import { pipe, spawn } from '../native';
+import { supervisingExecArgv } from './node-flags';
 
 const notifyEnv = 'IMMORTAL_DAEMON_NOTIFY_FD';
 const notifyFd = 3;
@@ -39,7 +40,7 @@ export function detach(scriptPath: string, args: string[], extraEnv: Record<stri
   try {
     spawn({
       file: process.execPath,
-      argv: [process.execPath, ...process.execArgv, scriptPath, ...args],
+      argv: [process.execPath, ...supervisingExecArgv(), scriptPath, ...args],
       env,
       setsid: true,
       stdio: [-1, -1, -1, writeFd],
