@@ -17,8 +17,8 @@ import { acquireSuperviseDir, SuperviseDirBusy, type SuperviseDir } from './lock
 
 /** After an event, let the change finish (rm -rf still deleting, a second rename) before looking. */
 const settleMs = 200;
-/** The look that catches what no event reports. */
-const slowLookMs = 60_000;
+/** The look that catches what no event reports (the first one comes this long after start). */
+export const slowLookMs = 60_000;
 /** The look when there is no watch, or while a repair keeps failing. */
 const pollMs = 2000;
 
