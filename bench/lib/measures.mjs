@@ -452,12 +452,13 @@ export async function measureTen(Supervisor, opts) {
  * "Twelfth round").
  */
 async function settledMemory(ctx, fromMs, untilMs) {
+  // Nothing is read before the window: each look scans every process in /proc.
+  await sleep(Math.max(0, fromMs - nowMs()));
   const readings = new Map();
   while (nowMs() < untilMs) {
-    const now = nowMs();
     for (const { pid } of markedProcesses(...ctx.mark).filter((p) => !p.service)) {
       const memory = memoryKb(pid);
-      if (!memory || now < fromMs) continue;
+      if (!memory) continue;
       if (!readings.has(pid)) readings.set(pid, []);
       readings.get(pid).push(memory);
     }
