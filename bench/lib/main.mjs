@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killMarked, which } from './proc.mjs';
 import { compareRuns, loadRecorded, renderComparison } from './compare.mjs';
-import { marksUsed, measureDirectLog, measureFloor, measureFollow, measureFollowRestart, measureHundred, measureLog, measureOneService, measureTen } from './measures.mjs';
+import { marksUsed, measureFloor, measureLogsInRounds, measureFollow, measureFollowRestart, measureHundred, measureOneServiceSideBySide, measureTen } from './measures.mjs';
 import { fmt } from './stats.mjs';
 import { BASELINE_COLUMNS, pm2ModuleDir } from './supervisors.mjs';
 import { renderTable } from './table.mjs';
@@ -63,10 +63,13 @@ function parseArgs(argv) {
     cliBudgetMs: quick ? 3000 : 15000,
     apiCount: quick ? 50 : 500,
     apiBudgetMs: quick ? 2000 : 5000,
-    restarts: quick ? 3 : 10,
+    restarts: quick ? 3 : 20,
+    restartGapMs: 300,
     restartAgeMs: options.restartAgeMs ?? 1500,
     logBytes: Math.round((options.logMb ?? (quick ? 100 : 1000)) * 1e6 / 100) * 100,
     logTimeoutMs: quick ? 120000 : 600000,
+    logRounds: quick ? 1 : 3,
+    logSlowMs: 15000,
     follows: quick ? 3 : 10,
     hundred: options.hundredCount ?? (quick ? 10 : 100),
     hundredTimeoutMs: 300000,
@@ -135,11 +138,7 @@ async function main() {
   const floor = await measureFloor(options.quick ? 5 : 20);
 
   let direct;
-  if (part('log') || part('logts')) {
-    log('log: direct redirect baseline');
-    direct = await measureDirectLog(options);
-  }
-
+  const present = [];
   for (const Supervisor of columns) {
     const missing = Supervisor.missing();
     if (missing) {
@@ -147,27 +146,30 @@ async function main() {
       results[Supervisor.id] = Object.fromEntries(
         ['idle', 'ten', 'restart', 'log', 'logTs', 'follow', 'followRestart', 'statusCli', 'statusCliVsNode', 'statusApi', 'hundred'].map((k) => [k, { na: missing }]),
       );
-      continue;
+    } else {
+      results[Supervisor.id] = {};
+      present.push(Supervisor);
     }
-    const result = {};
-    results[Supervisor.id] = result;
-    if (part('one')) {
-      log(`${Supervisor.label}: one idle service (memory, status, restarts)`);
-      const one = await measureOneService(Supervisor, options);
-      if (one.na) Object.assign(result, { idle: one, statusCli: one, statusCliVsNode: one, statusApi: one, restart: one });
-      else Object.assign(result, one);
-    }
+  }
+
+  if (part('one')) {
+    log(`${present.map((s) => s.label).join(', ')}: one idle service each, side by side (memory, status, ${options.restarts} rounds of restarts)`);
+    const one = await measureOneServiceSideBySide(present, options);
+    for (const Supervisor of present) Object.assign(results[Supervisor.id], one[Supervisor.id]);
+  }
+
+  if (part('log') || part('logts')) {
+    log(`log throughput: ${options.logRounds} round(s) of the direct redirect and every supervisor in turn (${options.logBytes / 1e6} MB each)`);
+    const logs = await measureLogsInRounds(present, options, { log: part('log'), logTs: part('logts') });
+    direct = logs.direct;
+    for (const Supervisor of present) Object.assign(results[Supervisor.id], logs.results[Supervisor.id]);
+  }
+
+  for (const Supervisor of present) {
+    const result = results[Supervisor.id];
     if (part('ten')) {
       log(`${Supervisor.label}: ten idle services (memory per service)`);
       result.ten = await measureTen(Supervisor, options);
-    }
-    if (part('log')) {
-      log(`${Supervisor.label}: log throughput (${options.logBytes / 1e6} MB)`);
-      result.log = await measureLog(Supervisor, options);
-    }
-    if (part('logts')) {
-      log(`${Supervisor.label}: log throughput with timestamps (${options.logBytes / 1e6} MB)`);
-      result.logTs = await measureLog(Supervisor, options, { timestamp: true });
     }
     if (part('follow')) {
       log(`${Supervisor.label}: follow-pid exit detection and restart`);

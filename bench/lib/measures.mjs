@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bytesIn, cpuNsBetween, killMarked, markedProcesses, memoryKb, supervisorCpuSnapshot, supervisorMemory } from './proc.mjs';
+import { bytesIn, cpuNsBetween, cpuSnapshotOf, killMarked, markedProcesses, memoryKb, supervisorCpuSnapshot, supervisorMemory, supervisorPids } from './proc.mjs';
 import { GoGate, LOG_END, StartFeed, writeServicePrograms } from './services.mjs';
 import { nowMs, sleep, summarize } from './stats.mjs';
 
@@ -75,106 +75,198 @@ async function withSupervisor(Supervisor, label, services, body, startOptions) {
   return result;
 }
 
-// ---- one idle service: memory, status queries, restart latency ------------------------------
+// ---- one idle service per supervisor, side by side: memory, status queries, restarts -------
 
-/** Samples of one command's wall time, up to `count` or `budgetMs`, at least `min`. */
-function timeCommand({ file, args, env }, { count, budgetMs, min = 10 }) {
-  const samples = [];
-  const deadline = nowMs() + budgetMs;
-  while (samples.length < count && (samples.length < min || nowMs() < deadline)) {
-    const started = nowMs();
-    const result = spawnSync(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30000 });
-    const elapsed = nowMs() - started;
-    if (result.status !== 0) {
-      throw new Error(`${path.basename(file)} ${args.join(' ')}: exit ${result.status} ${String(result.stderr || result.stdout).trim()}`);
-    }
-    samples.push(elapsed);
+/** One wall-time sample of a command that must succeed. */
+function timeCommandOnce({ file, args, env }) {
+  const started = nowMs();
+  const result = spawnSync(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30000 });
+  const elapsed = nowMs() - started;
+  if (result.status !== 0) {
+    throw new Error(`${path.basename(file)} ${args.join(' ')}: exit ${result.status} ${String(result.stderr || result.stdout).trim()}`);
   }
-  return samples;
+  return elapsed;
+}
+
+/** `list` starting at position `round` (mod its length): no one always goes first. */
+function rotated(list, round) {
+  const k = list.length === 0 ? 0 : round % list.length;
+  return [...list.slice(k), ...list.slice(0, k)];
 }
 
 /**
- * The CLI and `node -e 0` run alternately, so both see the same load: their ratio is what a
- * loaded machine can still compare. Returns both sample lists.
+ * Every supervisor runs its one idle service at the same time, and every kind of sample is
+ * taken of each in turn (the order rotating by round), so that all of them see the same
+ * moments of the machine. Measured one after the other in their own minutes (as before the
+ * thirteenth round), ten kills each, one build's restart p50 moved by ±0.5 ms between runs on
+ * this VM: more than the supervisors differ (docs/performance.md, tenth round).
+ * Returns { [id]: result }; a supervisor that fails drops out with {na} where it failed.
  */
-function timeCommandBeside(command, { count, budgetMs, min = 10 }) {
-  const nodeFloor = { file: process.execPath, args: ['-e', '0'], env: command.env };
-  const cli = [];
-  const node = [];
-  const deadline = nowMs() + budgetMs;
-  while (cli.length < count && (cli.length < min || nowMs() < deadline)) {
-    cli.push(...timeCommand(command, { count: 1, budgetMs: 0, min: 1 }));
-    node.push(...timeCommand(nodeFloor, { count: 1, budgetMs: 0, min: 1 }));
-  }
-  return { cli, node };
-}
-
-async function timeQuery(query, { count, budgetMs }) {
-  await query(); // first connection, caches warm
-  const samples = [];
-  const deadline = nowMs() + budgetMs;
-  while (samples.length < count && nowMs() < deadline) {
-    const started = nowMs();
-    await query();
-    samples.push(nowMs() - started);
-  }
-  return samples;
-}
-
-export async function measureOneService(Supervisor, opts) {
+export async function measureOneServiceSideBySide(Supervisors, opts) {
   const name = 'svc1';
-  return withSupervisor(Supervisor, 'one', (ctx) => [{ name, argv: [ctx.programs.idle, name] }], async (adapter, ctx) => {
-    const out = {};
-    let current = await ctx.feed.next(name, 60000);
+  const columns = Supervisors.map((Supervisor) => ({ Supervisor, id: Supervisor.id, result: {} }));
+  const live = () => columns.filter((c) => c.failed === undefined);
+  const fail = (column, err, keys) => {
+    column.failed = failure(err);
+    for (const key of keys) column.result[key] ??= column.failed;
+  };
+  const ALL = ['idle', 'statusCli', 'statusCliVsNode', 'statusApi', 'restart'];
+  try {
+    for (const column of columns) {
+      try {
+        column.ctx = makeContext(`${column.id}-one`);
+        column.adapter = new column.Supervisor(column.ctx);
+        column.ctx.startedAt = nowMs();
+        await column.adapter.start([{ name, argv: [column.ctx.programs.idle, name] }]);
+      } catch (err) {
+        fail(column, err, ALL);
+      }
+    }
+    for (const column of live()) {
+      try {
+        column.current = await column.ctx.feed.next(name, 60000);
+      } catch (err) {
+        fail(column, err, ALL);
+      }
+    }
+
     await sleep(opts.settleMs);
-    const memory = supervisorMemory(...ctx.mark);
-    out.idle = { rssKb: memory.rssKb, pssKb: memory.pssKb, processes: memory.processes, names: memory.names };
-
-    try {
-      const { cli, node } = timeCommandBeside(adapter.statusCli(name), { count: opts.cliCount, budgetMs: opts.cliBudgetMs });
-      out.statusCli = summarize(cli);
-      out.statusCli.command = [path.basename(adapter.statusCli(name).file), ...adapter.statusCli(name).args.map((a) => path.basename(a))].join(' ');
-      const floor = summarize(node);
-      out.statusCliVsNode = { ratio: out.statusCli.p50 / floor.p50, nodeP50: floor.p50, cliP50: out.statusCli.p50 };
-    } catch (err) {
-      out.statusCli = failure(err);
-      out.statusCliVsNode = out.statusCli;
+    for (const column of live()) {
+      const memory = supervisorMemory(...column.ctx.mark);
+      column.result.idle = { rssKb: memory.rssKb, pssKb: memory.pssKb, processes: memory.processes, names: memory.names };
+      column.pids = supervisorPids(...column.ctx.mark);
     }
 
-    try {
-      if (adapter.statusApiBatch) {
-        const samples = adapter.statusApiBatch(name, opts.apiCount);
-        out.statusApi = samples ? summarize(samples) : { na: 'pm2 module not found for its API' };
-      } else {
-        const query = adapter.statusApi(name);
-        out.statusApi = query ? summarize(await timeQuery(query, { count: opts.apiCount, budgetMs: opts.apiBudgetMs })) : { na: 'no programmatic status' };
+    statusClisSideBySide(live(), name, opts);
+    await statusApisSideBySide(live(), name, opts);
+    await restartsSideBySide(live(), name, opts, fail);
+  } finally {
+    for (const column of columns.filter((c) => c.ctx)) {
+      let leftovers = 0;
+      try {
+        leftovers = column.adapter ? await column.adapter.stop() : 0;
+      } catch {
+        leftovers = killMarked(...column.ctx.mark);
       }
-    } catch (err) {
-      out.statusApi = failure(err);
+      if (leftovers > 0) column.result.forcedKills = leftovers;
+      disposeContext(column.ctx);
     }
+  }
+  return Object.fromEntries(columns.map((c) => [c.id, c.result]));
+}
 
-    // kill -9 the service once it has run 1.5 s (every supervisor here waits until 1 s
-    // after a start before the next one): latency = kill → the new process announces itself.
-    const latencies = [];
-    // The supervisors' CPU time over the kills (the waits between them cost ~nothing idle).
-    const cpuBefore = supervisorCpuSnapshot(...ctx.mark);
+/**
+ * Each CLI right after a `node -e 0` of its own, the pairs in rounds (every supervisor once
+ * a round): each ratio is to a floor sampled in the same moments, just before. Up to
+ * opts.cliCount rounds, at least 10, within opts.cliBudgetMs per supervisor.
+ */
+function statusClisSideBySide(columns, name, opts) {
+  const runs = columns.map((column) => ({ column, command: column.adapter.statusCli(name), samples: [], node: [] }));
+  const deadline = nowMs() + opts.cliBudgetMs * Math.max(1, runs.length);
+  for (let round = 0; round < opts.cliCount && (round < 10 || nowMs() < deadline); round++) {
+    for (const run of rotated(runs, round)) {
+      if (run.error) continue;
+      try {
+        run.node.push(timeCommandOnce({ file: process.execPath, args: ['-e', '0'], env: run.command.env }));
+        run.samples.push(timeCommandOnce(run.command));
+      } catch (err) {
+        run.error = err;
+      }
+    }
+  }
+  for (const { column, command, samples, node, error } of runs) {
+    if (error) {
+      column.result.statusCli = failure(error);
+      column.result.statusCliVsNode = column.result.statusCli;
+      continue;
+    }
+    const floor = summarize(node);
+    column.result.statusCli = { ...summarize(samples), command: [path.basename(command.file), ...command.args.map((a) => path.basename(a))].join(' ') };
+    column.result.statusCliVsNode = { ratio: column.result.statusCli.p50 / floor.p50, nodeP50: floor.p50, cliP50: column.result.statusCli.p50 };
+  }
+}
+
+/** One status query of each supervisor per round (a fresh connection each), after one to warm. */
+async function statusApisSideBySide(columns, name, opts) {
+  const queries = [];
+  for (const column of columns) {
+    if (column.adapter.statusApiBatch) {
+      // pm2's API runs in a child of its own (pm2-probe.mjs): its samples cannot be interleaved.
+      try {
+        const samples = column.adapter.statusApiBatch(name, opts.apiCount);
+        column.result.statusApi = samples ? summarize(samples) : { na: 'pm2 module not found for its API' };
+      } catch (err) {
+        column.result.statusApi = failure(err);
+      }
+      continue;
+    }
+    const query = column.adapter.statusApi(name);
+    if (!query) {
+      column.result.statusApi = { na: 'no programmatic status' };
+      continue;
+    }
     try {
-      for (let i = 0; i < opts.restarts; i++) {
-        const age = nowMs() - current.at;
+      await query();
+      queries.push({ column, query, samples: [] });
+    } catch (err) {
+      column.result.statusApi = failure(err);
+    }
+  }
+  const deadline = nowMs() + opts.apiBudgetMs * Math.max(1, queries.length);
+  for (let round = 0; round < opts.apiCount && nowMs() < deadline; round++) {
+    for (const run of rotated(queries, round)) {
+      if (run.error) continue;
+      const started = nowMs();
+      try {
+        await run.query();
+        run.samples.push(nowMs() - started);
+      } catch (err) {
+        run.error = err;
+      }
+    }
+  }
+  for (const { column, samples, error } of queries) column.result.statusApi = error ? failure(error) : summarize(samples);
+}
+
+/**
+ * opts.restarts rounds; in each, every supervisor's service is killed with SIGKILL in turn
+ * once it has run opts.restartAgeMs (every supervisor here waits until 1 s after a start
+ * before the next one), and the next one waits for its new process to announce itself plus
+ * opts.restartGapMs, so that a supervisor's bookkeeping after its restart never overlaps
+ * another's. Latency = kill → the new process announces itself. CPU per restart: every
+ * thread of the supervisor's processes from just before the kill to the end of that gap.
+ */
+async function restartsSideBySide(columns, name, opts, fail) {
+  const runs = columns.map((column) => ({ column, latencies: [], cpuNs: 0 }));
+  for (let round = 0; round < opts.restarts; round++) {
+    for (const run of rotated(runs, round)) {
+      if (run.error) continue;
+      const { column } = run;
+      try {
+        const age = nowMs() - column.current.at;
         if (age < opts.restartAgeMs) await sleep(opts.restartAgeMs - age);
-        ctx.feed.drain(name);
+        column.ctx.feed.drain(name);
+        const cpuBefore = cpuSnapshotOf(column.pids);
         const killedAt = nowMs();
-        process.kill(current.pid, 'SIGKILL');
-        current = await ctx.feed.next(name, 20000);
-        latencies.push(current.at - killedAt);
+        process.kill(column.current.pid, 'SIGKILL');
+        column.current = await column.ctx.feed.next(name, 20000);
+        run.latencies.push(column.current.at - killedAt);
+        await sleep(opts.restartGapMs);
+        run.cpuNs += cpuNsBetween(cpuBefore, cpuSnapshotOf(column.pids));
+      } catch (err) {
+        run.error = err;
+        fail(column, err, []);
       }
-      out.restart = summarize(latencies);
-      out.restart.cpuMsPerRestart = cpuNsBetween(cpuBefore, supervisorCpuSnapshot(...ctx.mark)) / 1e6 / latencies.length;
-    } catch (err) {
-      out.restart = latencies.length > 0 ? { ...summarize(latencies), partial: failure(err).na } : failure(err);
     }
-    return out;
-  });
+  }
+  for (const { column, latencies, cpuNs, error } of runs) {
+    if (latencies.length === 0) {
+      column.result.restart = failure(error);
+      continue;
+    }
+    column.result.restart = { ...summarize(latencies), cpuMsPerRestart: cpuNs / 1e6 / latencies.length };
+    if (error) column.result.restart.partial = failure(error).na;
+  }
 }
 
 // ---- log throughput -------------------------------------------------------------------------
@@ -269,6 +361,47 @@ export async function measureLog(Supervisor, opts, { timestamp = false } = {}) {
       return { seconds, mbPerSecond: opts.logBytes / 1e6 / seconds, cpuMsPerMb };
     },
   );
+}
+
+/**
+ * Log throughput in rounds: each round measures the direct redirect, then every supervisor
+ * in turn (the order rotating by round), each on a fresh start, without and with timestamps
+ * as `parts` asks. One 1 GB measurement moves by a third or more from one minute to the next
+ * on this VM (the same build: 573, 778 and 960 MB/s in three runs), whatever the supervisor;
+ * the median of three, taken in the same rounds as the others' and the direct redirect's,
+ * is what can be compared. A measurement that took over opts.logSlowMs (the peers an order of
+ * magnitude behind) or failed is not repeated. Returns { direct, results: { [id]: { log, logTs } } }.
+ */
+export async function measureLogsInRounds(Supervisors, opts, parts) {
+  const kinds = [...(parts.log ? [['log', false]] : []), ...(parts.logTs ? [['logTs', true]] : [])];
+  const directs = [];
+  const rounds = Object.fromEntries(Supervisors.map((S) => [S.id, { log: [], logTs: [] }]));
+  const done = new Set();
+  for (let round = 0; round < opts.logRounds; round++) {
+    directs.push(await measureDirectLog(opts));
+    for (const Supervisor of rotated(Supervisors, round)) {
+      for (const [key, timestamp] of kinds) {
+        if (done.has(`${Supervisor.id}/${key}`)) continue;
+        const result = await measureLog(Supervisor, opts, { timestamp });
+        rounds[Supervisor.id][key].push(result);
+        if (result.na || result.seconds * 1000 > opts.logSlowMs) done.add(`${Supervisor.id}/${key}`);
+      }
+    }
+  }
+  const results = {};
+  for (const Supervisor of Supervisors) {
+    results[Supervisor.id] = {};
+    for (const [key] of kinds) results[Supervisor.id][key] = medianRound(rounds[Supervisor.id][key]);
+  }
+  return { direct: medianRound(directs), results };
+}
+
+/** The round of median throughput, with every round's MB/s; a failure if none succeeded. */
+function medianRound(list) {
+  const measured = list.filter((r) => !r.na).sort((a, b) => a.mbPerSecond - b.mbPerSecond);
+  if (measured.length === 0) return list[list.length - 1] ?? { na: 'not measured' };
+  const median = measured[Math.floor((measured.length - 1) / 2)];
+  return { ...median, rounds: measured.map((r) => r.mbPerSecond) };
 }
 
 /** Resolves (with the time) once the log holds at least `bytes` and ends with LOG_END. */

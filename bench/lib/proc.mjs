@@ -97,8 +97,18 @@ export function supervisorMemory(name, value) {
  * main thread's (a Go program's work runs on others; Node's GC and libuv pool too).
  */
 export function supervisorCpuSnapshot(name, value) {
+  return cpuSnapshotOf(supervisorPids(name, value));
+}
+
+/** The supervisor processes (marked, not services): found once, read many times. */
+export function supervisorPids(name, value) {
+  return markedProcesses(name, value).filter((p) => !p.service).map((p) => p.pid);
+}
+
+/** supervisorCpuSnapshot for processes already found: a few small reads, no scan of /proc. */
+export function cpuSnapshotOf(pids) {
   const snapshot = new Map();
-  for (const { pid } of markedProcesses(name, value).filter((p) => !p.service)) {
+  for (const pid of pids) {
     let tids;
     try {
       tids = fs.readdirSync(`/proc/${pid}/task`);

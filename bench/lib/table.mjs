@@ -22,7 +22,7 @@ export const ROWS = [
     label: '10 services: PSS / anonymous RSS per service once idle (median of 70-100 s after start: V8 shrinks an idle heap)',
     cell: (r) => (r.steady ? `${fmt(mib(r.steady.pssKb))} / ${fmt(mib(r.steady.anonKb))} MiB` : '= above'),
   },
-  { key: 'restart', label: 'restart after kill -9: p50 / max', cell: (r) => ms(r) },
+  { key: 'restart', label: 'restart after kill -9 (every supervisor in turn, round after round): p50 / max', cell: (r) => ms(r) },
   {
     key: 'restartCpu',
     from: 'restart',
@@ -31,7 +31,7 @@ export const ROWS = [
   },
   {
     key: 'log',
-    label: 'log throughput, 100-byte lines (× direct redirect, without start-up)',
+    label: 'log throughput, 100-byte lines, the median round (× direct redirect, without start-up)',
     cell: (r, direct) => `${fmt(r.mbPerSecond)} MB/s${direct?.mbPerSecond ? ` (${(r.mbPerSecond / direct.mbPerSecond).toFixed(2)}×)` : ''}`,
   },
   {
@@ -50,7 +50,7 @@ export const ROWS = [
   { key: 'statusCli', label: 'status via its CLI: p50 / p99', cell: (r) => ms(r, 'p50', 'p99') },
   {
     key: 'statusCliVsNode',
-    label: 'status via its CLI ÷ `node -e 0` (p50, run alternately)',
+    label: 'status via its CLI ÷ `node -e 0` (p50, each run right after its own)',
     cell: (r) => `${r.ratio.toFixed(2)}× (${fmt(r.nodeP50)} ms)`,
   },
   { key: 'statusApi', label: 'status via socket / RPC / status file: p50 / p99', cell: (r) => ms(r, 'p50', 'p99') },
