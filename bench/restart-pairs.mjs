@@ -2,8 +2,8 @@
 // Restart after kill -9, immortal against the Go original, measured in pairs: both run at
 // once, each supervising one idle service, and every round kills one service then the other
 // (the order alternating by round), so both see the same moments of a noisy machine. bench/run
-// measures each supervisor in its own minutes; on a VM whose load drifts, ten kills there
-// differ by ±0.5 ms p50 from one run to the next, more than the two supervisors differ.
+// now does the same for every supervisor at once (20 rounds); this script gives two of them
+// as many rounds as asked, with the per-round difference and who was faster how often.
 //
 //   node bench/restart-pairs.mjs [--rounds=40] [--gap=300] [--only=immortal,go-immortal]
 //
