@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bytesIn, cpuNsBetween, cpuSnapshotOf, killMarked, markedProcesses, memoryKb, supervisorCpuSnapshot, supervisorMemory, supervisorPids } from './proc.mjs';
+import { bytesIn, cpuNsBetween, cpuSnapshotOf, killMarked, memoryKb, supervisorCpuSnapshot, supervisorMemory, supervisorPids } from './proc.mjs';
 import { GoGate, LOG_END, StartFeed, writeServicePrograms } from './services.mjs';
 import { nowMs, sleep, summarize } from './stats.mjs';
 
@@ -589,7 +589,7 @@ async function settledMemory(ctx, fromMs, untilMs) {
   await sleep(Math.max(0, fromMs - nowMs()));
   const readings = new Map();
   while (nowMs() < untilMs) {
-    for (const { pid } of markedProcesses(...ctx.mark).filter((p) => !p.service)) {
+    for (const pid of supervisorPids(...ctx.mark)) {
       const memory = memoryKb(pid);
       if (!memory) continue;
       if (!readings.has(pid)) readings.set(pid, []);
