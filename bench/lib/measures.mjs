@@ -139,7 +139,7 @@ export async function measureOneServiceSideBySide(Supervisors, opts) {
 
     statusClisSideBySide(live(), name, opts);
     await statusApisSideBySide(live(), name, opts);
-    await restartsSideBySide(live(), name, opts, fail);
+    await restartsSideBySide(live(), name, opts);
   } finally {
     for (const column of columns.filter((c) => c.ctx)) {
       let leftovers = 0;
@@ -236,7 +236,7 @@ async function statusApisSideBySide(columns, name, opts) {
  * another's. Latency = kill → the new process announces itself. CPU per restart: every
  * thread of the supervisor's processes from just before the kill to the end of that gap.
  */
-async function restartsSideBySide(columns, name, opts, fail) {
+async function restartsSideBySide(columns, name, opts) {
   const runs = columns.map((column) => ({ column, latencies: [], cpuNs: 0 }));
   for (let round = 0; round < opts.restarts; round++) {
     for (const run of rotated(runs, round)) {
@@ -255,7 +255,6 @@ async function restartsSideBySide(columns, name, opts, fail) {
         run.cpuNs += cpuNsBetween(cpuBefore, cpuSnapshotOf(column.pids));
       } catch (err) {
         run.error = err;
-        fail(column, err, []);
       }
     }
   }
@@ -312,7 +311,7 @@ function readOr(file, fallback) {
 const warmBytesFor = (logBytes) => 2 * logBytes;
 
 /** The baseline: the same generator with its stdout redirected to a file by the shell. */
-export async function measureDirectLog(opts) {
+async function measureDirectLog(opts) {
   let ctx;
   try {
     ctx = makeContext('direct-log');
