@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { bytesIn, cpuNsBetween, cpuSnapshotOf, killMarked, memoryKb, supervisorCpuSnapshot, supervisorMemory, supervisorPids } from './proc.mjs';
+import { killAndAwaitRestart } from './one-service.mjs';
 import { GoGate, LOG_END, StartFeed, writeServicePrograms } from './services.mjs';
 import { nowMs, sleep, summarize } from './stats.mjs';
 
@@ -95,6 +96,23 @@ function rotated(list, round) {
 }
 
 /**
+ * Samples in rounds: while keepGoing(round), every run not failed yet gets sample(run) once,
+ * in an order rotating by round; a throw ends that run's sampling (kept as run.error).
+ */
+async function inTurns(runs, keepGoing, sample) {
+  for (let round = 0; keepGoing(round); round++) {
+    for (const run of rotated(runs, round)) {
+      if (run.error) continue;
+      try {
+        await sample(run);
+      } catch (err) {
+        run.error = err;
+      }
+    }
+  }
+}
+
+/**
  * Every supervisor runs its one idle service at the same time, and every kind of sample is
  * taken of each in turn (the order rotating by round), so that all of them see the same
  * moments of the machine. Measured one after the other in their own minutes (as before the
@@ -137,7 +155,7 @@ export async function measureOneServiceSideBySide(Supervisors, opts) {
       column.pids = supervisorPids(...column.ctx.mark);
     }
 
-    statusClisSideBySide(live(), name, opts);
+    await statusClisSideBySide(live(), name, opts);
     await statusApisSideBySide(live(), name, opts);
     await restartsSideBySide(live(), name, opts);
   } finally {
@@ -160,20 +178,13 @@ export async function measureOneServiceSideBySide(Supervisors, opts) {
  * a round): each ratio is to a floor sampled in the same moments, just before. Up to
  * opts.cliCount rounds, at least 10, within opts.cliBudgetMs per supervisor.
  */
-function statusClisSideBySide(columns, name, opts) {
+async function statusClisSideBySide(columns, name, opts) {
   const runs = columns.map((column) => ({ column, command: column.adapter.statusCli(name), samples: [], node: [] }));
   const deadline = nowMs() + opts.cliBudgetMs * Math.max(1, runs.length);
-  for (let round = 0; round < opts.cliCount && (round < 10 || nowMs() < deadline); round++) {
-    for (const run of rotated(runs, round)) {
-      if (run.error) continue;
-      try {
-        run.node.push(timeCommandOnce({ file: process.execPath, args: ['-e', '0'], env: run.command.env }));
-        run.samples.push(timeCommandOnce(run.command));
-      } catch (err) {
-        run.error = err;
-      }
-    }
-  }
+  await inTurns(runs, (round) => round < opts.cliCount && (round < 10 || nowMs() < deadline), (run) => {
+    run.node.push(timeCommandOnce({ file: process.execPath, args: ['-e', '0'], env: run.command.env }));
+    run.samples.push(timeCommandOnce(run.command));
+  });
   for (const { column, command, samples, node, error } of runs) {
     if (error) {
       column.result.statusCli = failure(error);
@@ -213,18 +224,11 @@ async function statusApisSideBySide(columns, name, opts) {
     }
   }
   const deadline = nowMs() + opts.apiBudgetMs * Math.max(1, queries.length);
-  for (let round = 0; round < opts.apiCount && nowMs() < deadline; round++) {
-    for (const run of rotated(queries, round)) {
-      if (run.error) continue;
-      const started = nowMs();
-      try {
-        await run.query();
-        run.samples.push(nowMs() - started);
-      } catch (err) {
-        run.error = err;
-      }
-    }
-  }
+  await inTurns(queries, (round) => round < opts.apiCount && nowMs() < deadline, async (run) => {
+    const started = nowMs();
+    await run.query();
+    run.samples.push(nowMs() - started);
+  });
   for (const { column, samples, error } of queries) column.result.statusApi = error ? failure(error) : summarize(samples);
 }
 
@@ -238,26 +242,18 @@ async function statusApisSideBySide(columns, name, opts) {
  */
 async function restartsSideBySide(columns, name, opts) {
   const runs = columns.map((column) => ({ column, latencies: [], cpuNs: 0 }));
-  for (let round = 0; round < opts.restarts; round++) {
-    for (const run of rotated(runs, round)) {
-      if (run.error) continue;
-      const { column } = run;
-      try {
-        const age = nowMs() - column.current.at;
-        if (age < opts.restartAgeMs) await sleep(opts.restartAgeMs - age);
-        column.ctx.feed.drain(name);
-        const cpuBefore = cpuSnapshotOf(column.pids);
-        const killedAt = nowMs();
-        process.kill(column.current.pid, 'SIGKILL');
-        column.current = await column.ctx.feed.next(name, 20000);
-        run.latencies.push(column.current.at - killedAt);
-        await sleep(opts.restartGapMs);
-        run.cpuNs += cpuNsBetween(cpuBefore, cpuSnapshotOf(column.pids));
-      } catch (err) {
-        run.error = err;
-      }
-    }
-  }
+  await inTurns(runs, (round) => round < opts.restarts, async (run) => {
+    const { column } = run;
+    let cpuBefore;
+    const { next, latency } = await killAndAwaitRestart(column.ctx.feed, name, column.current, {
+      minAgeMs: opts.restartAgeMs,
+      beforeKill: () => (cpuBefore = cpuSnapshotOf(column.pids)),
+    });
+    column.current = next;
+    run.latencies.push(latency);
+    await sleep(opts.restartGapMs);
+    run.cpuNs += cpuNsBetween(cpuBefore, cpuSnapshotOf(column.pids));
+  });
   for (const { column, latencies, cpuNs, error } of runs) {
     if (latencies.length === 0) {
       column.result.restart = failure(error);

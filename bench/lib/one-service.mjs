@@ -1,6 +1,7 @@
 // One supervisor of one idle service, started as an operator would (`immortal -n -ctl NAME -c
 // FILE`), for the scripts that kill that service over and over: restart-trace.mjs and
 // restart-pairs.mjs. The service announces each start on the bench's FIFO (services.mjs).
+// killAndAwaitRestart is also bench/run's kill step, for every supervisor (measures.mjs).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -61,13 +62,15 @@ export function startOneService(id, dir, name, argv) {
 /**
  * Kills the service's current process once it has run minAgeMs (every supervisor here waits
  * until 1 s after a start before the next one) and waits for the next start's announcement.
- * mark(text) is called just before the kill and after the announcement. Returns { next,
- * latency }: the new start, and kill → announced in ms.
+ * beforeKill() is called just before the kill (past the wait), mark(text) just before the
+ * kill and after the announcement. Returns { next, latency }: the new start, and kill →
+ * announced in ms.
  */
-export async function killAndAwaitRestart(feed, name, current, { minAgeMs = 1500, mark = () => {} } = {}) {
+export async function killAndAwaitRestart(feed, name, current, { minAgeMs = 1500, beforeKill = () => {}, mark = () => {} } = {}) {
   const age = nowMs() - current.at;
   if (age < minAgeMs) await sleep(minAgeMs - age);
   feed.drain(name);
+  beforeKill();
   mark(`KILL ${current.pid}`);
   const killedAt = nowMs();
   process.kill(current.pid, 'SIGKILL');
