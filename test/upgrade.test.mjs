@@ -115,6 +115,31 @@ test('a failed upgrade (the new command exits at once) keeps the old instance; a
   assert.deepEqual(await run.waitExit(), { code: 0, signal: null });
 });
 
+test('the new env: of an upgrade reaches the new instance and the restarts after it', async (t) => {
+  const box = sandbox(t);
+  const port = await freePort();
+  const withStage = (stage) => box.write('web.yml', `cmd: ${PYTHON} ${LISTEN_SERVER}\nlisten:\n  - "tcp://127.0.0.1:${port}"\n`
+    + `env:\n  STAGE: ${stage}\nstop_timeout: 5\n`);
+  const stageOf = (pid) => /(?:^|\0)STAGE=([^\0]*)/.exec(fs.readFileSync(`/proc/${pid}/environ`, 'latin1'))?.[1];
+  const sock = box.ctlSocket('web');
+  const run = box.start(['-n', '-c', withStage('one'), '-ctl', 'web']);
+  const { pid: first } = await waitForStatus(sock, (s) => s.pid > 0);
+  assert.equal(stageOf(first), 'one');
+
+  withStage('two');
+  const answer = await ctl(box, ['upgrade', 'web']);
+  assert.equal(answer.code, 0, answer.stdout + answer.stderr);
+  const { pid: upgraded } = await status(sock);
+  assert.equal(stageOf(upgraded), 'two', 'the new instance runs with the new env:');
+
+  process.kill(upgraded, 'SIGKILL');
+  const { pid: restarted } = await waitForStatus(sock, (s) => s.pid > 0 && s.pid !== upgraded);
+  assert.equal(stageOf(restarted), 'two', 'a restart after the upgrade keeps the new env:, not the first one');
+
+  run.kill('SIGTERM');
+  assert.deepEqual(await run.waitExit(), { code: 0, signal: null });
+});
+
 test('stop during the overlap stops both instances; the upgrade answers that the service was stopped', async (t) => {
   const { box, sock, run, pid } = await startWeb(t);
   const answer = request(sock, '/signal/upgrade');
