@@ -1,4 +1,5 @@
-// The child's environment, built fresh before each start so envdir edits apply on restart.
+// The child's environment. With an envdir it is built again before each start, so edits apply
+// on restart; without one launch.ts builds it once per run.yml `env:` and keeps it.
 // Later layers win: the supervisor's env < the -u user's identity < envdir < run.yml env.
 
 import fs from 'node:fs';
