@@ -60,14 +60,11 @@ let ownEnvironment: Record<string, string | undefined> | undefined;
  */
 const fixedEnvironments = new WeakMap<Config['env'], { user?: UserInfo; env: string[] }>();
 
-function environmentOf(ctx: LaunchContext): string[] {
-  const { config, user } = ctx;
-  const build = () => buildEnvironment(config, (ownEnvironment ??= { ...process.env }), user);
-  if (config.envDir !== undefined) return build();
-  const fixed = fixedEnvironments.get(config.env);
+function environmentOf({ config, user }: LaunchContext): string[] {
+  const fixed = config.envDir === undefined ? fixedEnvironments.get(config.env) : undefined;
   if (fixed !== undefined && fixed.user === user) return fixed.env;
-  const env = build();
-  fixedEnvironments.set(config.env, { user, env });
+  const env = buildEnvironment(config, (ownEnvironment ??= { ...process.env }), user);
+  if (config.envDir === undefined) fixedEnvironments.set(config.env, { user, env });
   return env;
 }
 

@@ -45,7 +45,7 @@ export class ServiceStateMachine {
   private readonly addonMayRestart: boolean;
   /** The child whose exit the addon will answer with the next start (native.prepareRestart). */
   private preparedFor?: number;
-  /** A start's next restart is prepared on the next turn of the loop, off the start's own path. */
+  /** A start's next restart is prepared once the start's own callbacks are done (setImmediate). */
   private prepareSoon?: NodeJS.Immediate;
 
   constructor(protected readonly opts: SupervisorOptions) {
