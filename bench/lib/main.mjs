@@ -11,6 +11,7 @@ import { killMarked, which } from './proc.mjs';
 import { compareRuns, loadRecorded, renderComparison } from './compare.mjs';
 import { marksUsed, measureFloor, measureLogsInRounds, measureFollow, measureFollowRestart, measureHundred, measureOneServiceSideBySide, measureTen } from './measures.mjs';
 import { fmt } from './stats.mjs';
+import { pausePageReporting } from './page-reporting.mjs';
 import { BASELINE_COLUMNS, pm2ModuleDir } from './supervisors.mjs';
 import { renderTable } from './table.mjs';
 
@@ -112,8 +113,12 @@ function log(message) {
   process.stderr.write(`[bench] ${message}\n`);
 }
 
+/** Undoes the run's one change to the machine (page reporting, paused for the log rounds). */
+let restoreMachine = () => {};
+
 function cleanupAll() {
   for (const tag of marksUsed) killMarked('BENCH_MARK', tag);
+  restoreMachine();
 }
 
 async function main() {
@@ -158,9 +163,15 @@ async function main() {
     for (const Supervisor of present) Object.assign(results[Supervisor.id], one[Supervisor.id]);
   }
 
+  let pageReporting;
   if (part('log') || part('logts')) {
     log(`log throughput: ${options.logRounds} round(s) of the direct redirect and every supervisor in turn (${options.logBytes / 1e6} MB each)`);
+    const paused = pausePageReporting();
+    restoreMachine = paused.restore;
+    pageReporting = paused.state;
+    log(`free page reporting: ${pageReporting}`);
     const logs = await measureLogsInRounds(present, options, { log: part('log'), logTs: part('logts') });
+    paused.restore();
     direct = logs.direct;
     for (const Supervisor of present) Object.assign(results[Supervisor.id], logs.results[Supervisor.id]);
   }
@@ -187,7 +198,7 @@ async function main() {
   const report = {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
-    machine: { ...before, loadavgAfter: after.loadavg },
+    machine: { ...before, loadavgAfter: after.loadavg, pageReporting },
     versions: versions(),
     options: { ...options, skip: [...options.skip], only: options.only ? [...options.only] : undefined },
     columns: columns.map((c) => ({ id: c.id, label: c.label })),
@@ -203,6 +214,7 @@ async function main() {
     [
       `Machine: ${m.nproc} CPUs (${m.cpu}), ${m.memory?.replace(/\s+/g, ' ')}, kernel ${m.kernel}, ${m.os}, node ${m.node}`,
       `Load average: ${m.loadavg} at start, ${m.loadavgAfter} at end. Run ${report.startedAt} → ${report.finishedAt}.`,
+      ...(m.pageReporting && m.pageReporting !== 'none' ? [`Free page reporting (virtio-balloon): ${m.pageReporting}.`] : []),
       `Versions: ${Object.entries(report.versions).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`).join(', ')}`,
       floor.na
         ? `Latency floor: n/a (${floor.na})`
