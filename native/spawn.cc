@@ -3,8 +3,8 @@
 // Everything the child needs (argv, envp, candidate paths, groups, limits, the reserved
 // pid env entry) is built here before fork into a SpawnPlan; spawn_child.cc is what the
 // child does with it, async-signal-safe only. A failure in the child travels back as
-// {stage, errno} on a CLOEXEC pipe, so the caller learns ENOENT/EACCES/chdir/setrlimit/
-// cgroup errors synchronously, and the failed child is reaped here.
+// {stage, errno} (FailureReport, spawn.h), so the caller learns ENOENT/EACCES/chdir/
+// setrlimit/cgroup errors synchronously, and the failed child is reaped here.
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -166,14 +167,14 @@ namespace {
 
 struct ChildArgs {
   const SpawnPlan* plan;
-  int reportFd;
+  FailureReport report;
   int devNull;
   int cgroupProcsFd;  // -1 when the child was started inside its cgroup
   bool stepBack;      // the child inherited SCHED_BATCH from StepAside
 };
 
 [[noreturn]] void RunChild(const ChildArgs& args) {
-  ChildExec(*args.plan, args.reportFd, args.devNull, args.cgroupProcsFd, args.stepBack);
+  ChildExec(*args.plan, args.report, args.devNull, args.cgroupProcsFd, args.stepBack);
 }
 
 #if defined(__linux__)
@@ -183,29 +184,41 @@ int ChildEntry(void* raw) {
 
 // Like vfork: the child borrows our memory until it execs, so no page tables are copied —
 // fork() of a Node process costs milliseconds, this costs tens of microseconds. We are
-// suspended meanwhile; the child only touches its own stack and reads the plan.
+// suspended meanwhile; the child runs on a stack of its own, reads the plan, and writes
+// only its failure, if any (FailureReport::shared).
 class ChildStarter {
  public:
-  ChildStarter() : stack_(kStackSize) {}
+  static constexpr bool kSharesMemory = true;
 
   // Inside the cgroup from the start (spawn_clone3.cc); -1 with errno when that cannot be.
   pid_t StartInCgroup(ChildArgs* args, int cgroupFd) {
-    return StartChildInCgroup(ChildEntry, args, stack_.data(), kStackSize, cgroupFd);
+    return StartChildInCgroup(ChildEntry, args, Stack(), kStackSize, cgroupFd);
   }
 
   pid_t Start(ChildArgs* args) {
-    void* top = stack_.data() + kStackSize;
+    void* top = Stack() + kStackSize;
     top = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(top) & ~uintptr_t{15});
     return clone(ChildEntry, top, CLONE_VM | CLONE_VFORK | SIGCHLD, args);
   }
 
  private:
   static constexpr size_t kStackSize = 256 * 1024;
-  std::vector<char> stack_;
+
+  // One stack per thread that starts children (the main thread, the restart thread), made
+  // once and kept: the thread is suspended while its child runs on it, so it is never in
+  // use twice. A new zero-filled one per start cost ~30 µs between an exit and the restart.
+  // Not zero-filled: only the pages the child touches (a few) become resident.
+  static char* Stack() {
+    thread_local std::unique_ptr<char[]> stack;
+    if (!stack) stack.reset(new char[kStackSize]);
+    return stack.get();
+  }
 };
 #else
 class ChildStarter {
  public:
+  static constexpr bool kSharesMemory = false;
+
   pid_t StartInCgroup(ChildArgs*, int) {
     errno = ENOSYS;
     return -1;
@@ -293,16 +306,31 @@ int PipeCloexec(int fds[2]) {
 }
 
 pid_t StartPlan(const SpawnPlan& plan, StartFailure* failure) {
-  int report[2];
-  if (PipeCloexec(report) < 0) {
-    *failure = StartFailure{errno, "pipe2", "", nullptr};
-    return -1;
+  ChildFailure child;  // stage kStageNone until a failing child writes one
+  FailureReport report;
+  int reportRead = -1;
+  if (ChildStarter::kSharesMemory) {
+    report.shared = &child;
+  } else {
+    int fds[2];
+    if (PipeCloexec(fds) < 0) {
+      *failure = StartFailure{errno, "pipe2", "", nullptr};
+      return -1;
+    }
+    reportRead = fds[0];
+    report.fd = fds[1];
   }
+  // Both ends, whatever happened (-1: none).
+  auto closeReport = [&]() {
+    for (int* fd : {&reportRead, &report.fd}) {
+      if (*fd >= 0) close(*fd);
+      *fd = -1;
+    }
+  };
   int devNull = DevNull();
   if (devNull < 0) {
     int err = errno;
-    close(report[0]);
-    close(report[1]);
+    closeReport();
     *failure = StartFailure{err, "open", "/dev/null", nullptr};
     return -1;
   }
@@ -314,7 +342,7 @@ pid_t StartPlan(const SpawnPlan& plan, StartFailure* failure) {
   // Until the child has exec'd, its start-up comes before ours (step_aside.cc).
   StepAside stepAside;
   ChildStarter starter;
-  ChildArgs args{&plan, report[1], devNull, -1, stepAside.active()};
+  ChildArgs args{&plan, report, devNull, -1, stepAside.active()};
   pid_t pid = plan.cgroupFd >= 0 ? starter.StartInCgroup(&args, plan.cgroupFd) : -1;
   int startErr = 0;
   bool procsUnopened = false;
@@ -331,19 +359,19 @@ pid_t StartPlan(const SpawnPlan& plan, StartFailure* failure) {
     if (pid < 0) startErr = errno;
   }
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-  close(report[1]);
+  if (report.fd >= 0) close(report.fd);
+  report.fd = -1;
   if (args.cgroupProcsFd >= 0) close(args.cgroupProcsFd);
 
   if (pid < 0) {
-    close(report[0]);
+    closeReport();
     const char* cgroup = StageSyscall(kStageCgroup);
     *failure = procsUnopened ? StartFailure{startErr, cgroup, "cgroup.procs", cgroup} : StartFailure{startErr, "clone", "", nullptr};
     return -1;
   }
 
-  ChildFailure child;
-  bool failed = ReadFailure(report[0], &child);
-  close(report[0]);
+  bool failed = report.shared != nullptr ? child.stage != kStageNone : ReadFailure(reportRead, &child);
+  closeReport();
   stepAside.End();
   if (!failed) return pid;
   // Called from the restart thread, the main thread's reap(-1) may collect the failed child

@@ -11,8 +11,9 @@
 
 namespace immortal {
 
-// Where in the child a failure happened; travels back with errno on the report pipe.
+// Where in the child a failure happened; travels back with errno (FailureReport).
 enum Stage : int {
+  kStageNone = -1,  // no failure reported
   kStageExec,
   kStageChdir,
   kStageSetgroups,
@@ -28,9 +29,18 @@ enum Stage : int {
 const char* StageSyscall(int stage);
 
 struct ChildFailure {
-  int stage;
-  int err;
-  int detail;  // kStageSetrlimit: index into SpawnPlan::limits
+  int stage = kStageNone;
+  int err = 0;
+  int detail = 0;  // kStageSetrlimit: index into SpawnPlan::limits
+};
+
+// How a failure in the child reaches the parent. A child that shares our memory until it
+// execs (Linux: CLONE_VM | CLONE_VFORK) writes it into *shared, which we read once the clone
+// returns, as glibc's posix_spawn does: no pipe to make and close on every start. A forked
+// child (elsewhere) writes it to fd, a CLOEXEC pipe that a successful exec closes unwritten.
+struct FailureReport {
+  ChildFailure* shared = nullptr;
+  int fd = -1;
 };
 
 struct ChildLimit {
@@ -89,7 +99,7 @@ Napi::Error StartError(Napi::Env env, const StartFailure& failure);
 // Runs in the forked child: async-signal-safe calls only, no allocation. Never returns.
 // cgroupProcsFd >= 0: the child first joins that cgroup by writing its pid there.
 // stepBack: the parent stepped aside (step_aside.h); the child takes SCHED_OTHER back.
-[[noreturn]] void ChildExec(const SpawnPlan& plan, int reportFd, int devNull, int cgroupProcsFd, bool stepBack);
+[[noreturn]] void ChildExec(const SpawnPlan& plan, FailureReport report, int devNull, int cgroupProcsFd, bool stepBack);
 
 // clone3(CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP) running entry(arg) on the given stack
 // (spawn_clone3.cc) → the child's pid, or -1 with errno where it cannot be done (ENOSYS:

@@ -3,8 +3,8 @@
 // The parent is a multi-threaded Node process: any lock (malloc's, stdio's) may be held
 // forever in the child, and on Linux the child even shares the parent's memory until it
 // execs (clone(CLONE_VM|CLONE_VFORK)). So nothing here allocates or locks: everything was
-// prepared in SpawnPlan, and every failure is written back as {stage, errno} on the report
-// pipe before _exit(127), so spawn() throws instead of returning a pid that never ran.
+// prepared in SpawnPlan, and every failure is reported as {stage, errno} (FailureReport,
+// spawn.h) before _exit(127), so spawn() throws instead of returning a pid that never ran.
 //
 // Order, and why:
 //   0. SCHED_OTHER back, if the parent stepped aside while we start (step_aside.cc): the
@@ -66,10 +66,18 @@ pid_t ChildPid() { return getpid(); }
 // array below always fits.
 constexpr int kMaxTargets = 256;
 
-[[noreturn]] void ChildFail(int reportFd, int stage, int err, int detail = 0) {
-  ChildFailure failure{stage, err, detail};
-  ssize_t ignored = write(reportFd, &failure, sizeof failure);
-  (void)ignored;
+[[noreturn]] void ChildFail(const FailureReport& report, int stage, int err, int detail = 0) {
+  ChildFailure failure;
+  failure.stage = stage;
+  failure.err = err;
+  failure.detail = detail;
+  if (report.shared != nullptr) {
+    // Read by the parent after our _exit releases it from the vfork wait.
+    *report.shared = failure;
+  } else {
+    ssize_t ignored = write(report.fd, &failure, sizeof failure);
+    (void)ignored;
+  }
   _exit(127);
 }
 
@@ -103,62 +111,64 @@ void ResetSignals() {
 
 // Writing a pid to cgroup.procs moves that process (cgroup v1 and v2). One write of the
 // digits: the kernel parses the whole buffer, a short write would be an error of its own.
-void JoinCgroup(int procsFd, int reportFd) {
+void JoinCgroup(int procsFd, const FailureReport& report) {
   char digits[kPidDigits];
   size_t n = FormatPid(ChildPid(), digits);
   ssize_t written;
   do {
     written = write(procsFd, digits, n);
   } while (written < 0 && errno == EINTR);
-  if (written < 0) ChildFail(reportFd, kStageCgroup, errno);
-  if (static_cast<size_t>(written) != n) ChildFail(reportFd, kStageCgroup, EIO);
+  if (written < 0) ChildFail(report, kStageCgroup, errno);
+  if (static_cast<size_t>(written) != n) ChildFail(report, kStageCgroup, EIO);
 }
 
 // stdio[i] becomes fd i. Every source is first copied above the target range, so no dup2
 // can clobber a source still to be used (source 4 → 3 and source 3 → 4 both work).
-// Returns the report fd, moved above the targets as well.
-int MapFds(const SpawnPlan& plan, int reportFd, int devNull) {
+// A report pipe is moved above the targets as well; the report, so changed, is returned.
+FailureReport MapFds(const SpawnPlan& plan, FailureReport report, int devNull) {
   int targets = static_cast<int>(plan.stdio.size());
-  int movedReport = fcntl(reportFd, F_DUPFD_CLOEXEC, targets);
-  if (movedReport < 0) ChildFail(reportFd, kStageDup, errno);  // the original is still intact
-  reportFd = movedReport;
+  if (report.fd >= 0) {
+    int movedReport = fcntl(report.fd, F_DUPFD_CLOEXEC, targets);
+    if (movedReport < 0) ChildFail(report, kStageDup, errno);  // the original is still intact
+    report.fd = movedReport;
+  }
   int high[kMaxTargets];
   for (int i = 0; i < targets; i++) {
     int source = plan.stdio[i] < 0 ? devNull : plan.stdio[i];
     high[i] = fcntl(source, F_DUPFD_CLOEXEC, targets);
-    if (high[i] < 0) ChildFail(reportFd, kStageDup, errno);
+    if (high[i] < 0) ChildFail(report, kStageDup, errno);
   }
   for (int i = 0; i < targets; i++) {
-    if (dup2(high[i], i) < 0) ChildFail(reportFd, kStageDup, errno);  // dup2 clears CLOEXEC on i
+    if (dup2(high[i], i) < 0) ChildFail(report, kStageDup, errno);  // dup2 clears CLOEXEC on i
   }
 #if defined(__linux__) && defined(SYS_close_range)
   // Belt and braces against fds some library opened without O_CLOEXEC (Linux >= 5.11).
   syscall(SYS_close_range, targets, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
 #endif
-  return reportFd;
+  return report;
 }
 
-void ApplyLimits(const SpawnPlan& plan, int reportFd) {
+void ApplyLimits(const SpawnPlan& plan, const FailureReport& report) {
   for (size_t i = 0; i < plan.limits.size(); i++) {
     struct rlimit value;
     value.rlim_cur = plan.limits[i].soft;
     value.rlim_max = plan.limits[i].hard;
     // setrlimit is one system call in every libc (prlimit64 in glibc): no lock, no allocation.
     if (setrlimit(plan.limits[i].resource, &value) < 0) {
-      ChildFail(reportFd, kStageSetrlimit, errno, static_cast<int>(i));
+      ChildFail(report, kStageSetrlimit, errno, static_cast<int>(i));
     }
   }
 }
 
-void ChangeCredentials(const SpawnPlan& plan, int reportFd) {
+void ChangeCredentials(const SpawnPlan& plan, const FailureReport& report) {
   // Groups first (needs root), then gid, then uid (after which nothing else can change).
   if (plan.uid >= 0 || plan.gid >= 0) {
     if (ChildSetgroups(plan.groups.size(), plan.groups.empty() ? nullptr : plan.groups.data()) < 0) {
-      ChildFail(reportFd, kStageSetgroups, errno);
+      ChildFail(report, kStageSetgroups, errno);
     }
   }
-  if (plan.gid >= 0 && ChildSetgid(static_cast<gid_t>(plan.gid)) < 0) ChildFail(reportFd, kStageSetgid, errno);
-  if (plan.uid >= 0 && ChildSetuid(static_cast<uid_t>(plan.uid)) < 0) ChildFail(reportFd, kStageSetuid, errno);
+  if (plan.gid >= 0 && ChildSetgid(static_cast<gid_t>(plan.gid)) < 0) ChildFail(report, kStageSetgid, errno);
+  if (plan.uid >= 0 && ChildSetuid(static_cast<uid_t>(plan.uid)) < 0) ChildFail(report, kStageSetuid, errno);
 }
 
 }  // namespace
@@ -178,16 +188,16 @@ const char* StageSyscall(int stage) {
   }
 }
 
-[[noreturn]] void ChildExec(const SpawnPlan& plan, int reportFd, int devNull, int cgroupProcsFd, bool stepBack) {
+[[noreturn]] void ChildExec(const SpawnPlan& plan, FailureReport report, int devNull, int cgroupProcsFd, bool stepBack) {
   if (stepBack) ChildStepBack();
   ResetSignals();
-  if (cgroupProcsFd >= 0) JoinCgroup(cgroupProcsFd, reportFd);
+  if (cgroupProcsFd >= 0) JoinCgroup(cgroupProcsFd, report);
   if (plan.umaskValue >= 0) umask(static_cast<mode_t>(plan.umaskValue));
-  if (plan.newSession && setsid() < 0) ChildFail(reportFd, kStageSetsid, errno);
-  reportFd = MapFds(plan, reportFd, devNull);
-  ApplyLimits(plan, reportFd);
-  ChangeCredentials(plan, reportFd);
-  if (!plan.cwd.empty() && chdir(plan.cwd.c_str()) < 0) ChildFail(reportFd, kStageChdir, errno);
+  if (plan.newSession && setsid() < 0) ChildFail(report, kStageSetsid, errno);
+  report = MapFds(plan, report, devNull);
+  ApplyLimits(plan, report);
+  ChangeCredentials(plan, report);
+  if (!plan.cwd.empty() && chdir(plan.cwd.c_str()) < 0) ChildFail(report, kStageChdir, errno);
   // Written into the parent's reserved env entry: with CLONE_VM that is the parent's memory,
   // which it never reads again; with fork() it is our own copy.
   if (plan.pidEnvDigits != nullptr) FormatPid(ChildPid(), plan.pidEnvDigits);
@@ -200,7 +210,7 @@ const char* StageSyscall(int stage) {
     if (lastErr == EACCES) sawEacces = true;
     if (lastErr != ENOENT && lastErr != ENOTDIR && lastErr != EACCES) break;
   }
-  ChildFail(reportFd, kStageExec, sawEacces && lastErr != ENOEXEC ? EACCES : lastErr);
+  ChildFail(report, kStageExec, sawEacces && lastErr != ENOEXEC ? EACCES : lastErr);
 }
 
 }  // namespace immortal

@@ -3,14 +3,13 @@
 // as its first step (spawn_child.cc), so the service never runs under a policy it was not
 // given.
 //
-// Why: the child is created on our CPU and wakes us twice on its way to exec (the vfork
-// release, then the close of the report pipe). As SCHED_OTHER each wake-up preempted the
-// child on that CPU, and after a restart the JavaScript bookkeeping (~0.9 ms of cold code)
-// then ran while the child waited, the other CPU idle: sched traces of kill -9 → the new
-// process's first write, docs/performance.md, ninth round. A SCHED_BATCH task does not
-// preempt on wake-up: the child goes on, and we run when it blocks, when its slice ends,
-// or when an idle CPU takes us. The child's start-up is the service's; the bookkeeping
-// can wait for it.
+// Why: the child is created on our CPU and wakes us on its way to exec (the vfork release).
+// As SCHED_OTHER that wake-up preempted the child on that CPU, and after a restart the
+// JavaScript bookkeeping (~0.9 ms of cold code) then ran while the child waited, the other
+// CPU idle: sched traces of kill -9 → the new process's first write, docs/performance.md,
+// ninth round. A SCHED_BATCH task does not preempt on wake-up: the child goes on, and we
+// run when it blocks, when its slice ends, or when an idle CPU takes us. The child's
+// start-up is the service's; the bookkeeping can wait for it.
 //
 // Only from SCHED_OTHER exactly (no SCHED_RESET_ON_FORK): a policy the operator chose for
 // the supervisor (chrt) is left alone, and its children inherit it as before. Switching
