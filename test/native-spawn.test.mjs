@@ -112,6 +112,12 @@ describe('spawn: what the child gets', () => {
       children.spawn({ file: '/bin/sleep', argv: ['sleep', '5'], env: [] }),
       children.spawn({ file: '/bin/sleep', argv: ['sleep', '5'], env: [], stdio: [-1, -1, -1, extra] }),
     ];
+    // spawn returns once the exec is past its point of no return (the vfork release, as with
+    // posix_spawn): the kernel closes the CLOEXEC fds a moment later, and then the dynamic
+    // loader opens and closes libraries of its own. Looked at once sleep sleeps.
+    for (const { pid } of spawned) {
+      await waitFor(() => /^\d+ \(sleep\) S /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')), { message: `sleep ${pid} sleeping` });
+    }
     const [plain, withExtra] = spawned.map(({ pid }) => fs.readdirSync(`/proc/${pid}/fd`).sort());
     assert.deepEqual(plain, ['0', '1', '2']);
     assert.deepEqual(withExtra, ['0', '1', '2', '3']);
