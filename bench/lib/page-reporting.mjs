@@ -20,7 +20,8 @@ const OFF = '11';
 
 /**
  * Pauses reporting if this machine has it and we may. Returns { state, restore }: state for
- * the results ("paused (was order 9)", "on: EACCES", "none"); restore() is idempotent.
+ * the results ("paused during the log rounds (order 9 otherwise)", "on (order 9; cannot
+ * pause: EACCES)", "none"); restore() puts the order back, once.
  */
 export function pausePageReporting() {
   let was;
